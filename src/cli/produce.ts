@@ -1,0 +1,7 @@
+import type { Command } from "commander";
+import type { CliContext } from "./errors.js";
+
+// Placeholder until the command lands; see shared/spec/cli.md.
+export function registerProduce(program: Command, _ctx: CliContext): void {
+  program.command("produce").description("(not yet implemented)");
+}

@@ -1,0 +1,3 @@
+export * from "./parse.js";
+export * from "./path.js";
+export * from "./schema.js";

@@ -1,0 +1,52 @@
+import type { GroupState } from "../engine/group-state.js";
+
+/** Which group of which grouping an event belongs to (computed by the engine from `group_by`). */
+export interface GroupRef {
+  key: string;
+  groupingId: string;
+  values: Record<string, string>;
+}
+
+/** Everything the engine needs for one batch, loaded in one round trip. */
+export interface LoadedBatch {
+  groups: Map<string, GroupState>;
+  /** Of the batch's event ids, those already seen (globally, by event_id). */
+  seen: Set<string>;
+}
+
+export interface SaveBatch {
+  /** Groups the batch touched; each persists its `changes` atomically (all or nothing per group). */
+  groups: GroupState[];
+  /** Event ids first seen in this batch, with their event timestamps (kept for duplicate detection). */
+  seen: Array<{ id: string; timestamp: number }>;
+}
+
+/**
+ * Group state behind one interface, memory or Redis. A batch is `load` (1 round trip) then `save`
+ * (1 round trip), whatever its size. A failed call throws and leaves every group either fully saved
+ * or untouched; the caller retries the batch from `load`.
+ */
+export interface StateStore {
+  load(refs: GroupRef[], eventIds: string[]): Promise<LoadedBatch>;
+  /** Throws `StateConflictError` when another writer changed a group since it was loaded. */
+  save(batch: SaveBatch): Promise<void>;
+  /** Readiness probe: resolves when the backing store answers. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class StateConflictError extends Error {
+  constructor(readonly keys: string[]) {
+    super(
+      `group state changed by another writer: ${keys.slice(0, 5).join(", ")}${keys.length > 5 ? ", …" : ""}`,
+    );
+    this.name = "StateConflictError";
+  }
+}
+
+export class StateUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StateUnavailableError";
+  }
+}

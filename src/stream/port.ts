@@ -1,0 +1,57 @@
+/**
+ * Our own small Kafka interface. The pipeline depends on this, never on kafkajs directly, so the
+ * client can be replaced (kafkajs is in maintenance mode).
+ */
+
+export type Headers = Record<string, string>;
+
+export interface InMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Headers;
+  /** Broker timestamp, epoch ms. */
+  timestamp: number;
+}
+
+export interface OutMessage {
+  topic: string;
+  key: string | Buffer | null;
+  value: string | Buffer;
+  headers?: Headers;
+}
+
+export interface InBatch {
+  topic: string;
+  partition: number;
+  messages: InMessage[];
+  /** Broker high watermark at fetch time, for lag. */
+  highWatermark: string;
+}
+
+/** Produces messages and commits consumed offsets in one transaction: all visible, or none. */
+export interface TransactionalSink {
+  commit(
+    messages: OutMessage[],
+    offsets: Array<{ topic: string; partition: number; offset: string }>,
+  ): Promise<void>;
+}
+
+export interface BatchHandlerContext {
+  /** True once the source is stopping: finish the batch in hand, take no new one. */
+  isStopping(): boolean;
+  heartbeat(): Promise<void>;
+}
+
+export interface ConsumerSource {
+  /** Runs until `stop`; `onBatch` is awaited, batches of one partition never overlap. */
+  run(onBatch: (batch: InBatch, ctx: BatchHandlerContext) => Promise<void>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface Producer {
+  send(messages: OutMessage[]): Promise<void>;
+  close(): Promise<void>;
+}
