@@ -1,0 +1,18 @@
+import { randomBytes } from "node:crypto";
+
+/**
+ * Where the real services are. The vitest global setup (test/setup/services.ts) finds or starts them
+ * and exports KAFKA_BROKERS / REDIS_URL before any test file runs.
+ */
+export function kafkaBrokers(): string[] {
+  return (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",").map((b) => b.trim());
+}
+
+export function redisUrl(): string {
+  return process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+}
+
+/** A name no other test run uses: for topics, consumer groups and Redis key prefixes. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${process.pid}-${randomBytes(4).toString("hex")}`;
+}
