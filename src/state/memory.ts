@@ -1,0 +1,161 @@
+import { emptyChanges, type GroupState, newGroupState } from "../engine/group-state.js";
+import type { GroupRef, LoadedBatch, SaveBatch, StateStore } from "./store.js";
+
+export interface MemoryStoreOptions {
+  /** Most groups kept; the least recently used beyond it are dropped. Default 100 000. */
+  maxGroups?: number;
+  /**
+   * Drop a group whose newest event is more than this much event time behind the newest event the
+   * store has seen. Default: never (only `maxGroups` bounds memory). Set it to at least the window
+   * plus the longest `suppress`, or a dropped group could alert again too early.
+   */
+  idleMs?: number;
+  /** Remember a seen event id at least this much event time behind the newest event. Default 24 h. */
+  seenTtlMs?: number;
+  /** Most seen ids kept; the oldest beyond it are dropped (and counted). Default 2 000 000. */
+  maxSeenIds?: number;
+  /** Most outbox entries kept per group, oldest dropped first. Default 1000. */
+  maxOutboxPerGroup?: number;
+}
+
+export interface MemoryStoreStats {
+  groups: number;
+  seenIds: number;
+  /** Groups dropped by the LRU bound or the idle rule. */
+  groupsEvicted: number;
+  /** Seen ids dropped by the `maxSeenIds` bound before their TTL (duplicates may then pass). */
+  seenIdsDropped: number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Group state in process memory, for replay, tests and a single-instance service without Redis.
+ * `load` hands out the live state objects, so the engine's mutations are the persistence; `save`
+ * only acknowledges them (resets `changes`, bumps `version`), remembers seen ids and evicts.
+ */
+export class MemoryStore implements StateStore {
+  private readonly maxGroups: number;
+  private readonly idleMs: number;
+  private readonly seenTtlMs: number;
+  private readonly maxSeenIds: number;
+  private readonly maxOutboxPerGroup: number;
+  /** Insertion order is recency order: a loaded group is moved to the end. */
+  private readonly groups = new Map<string, GroupState>();
+  /** Event id → event timestamp; insertion order approximates age. */
+  private readonly seen = new Map<string, number>();
+  /** Largest event timestamp saved (group newest or seen id). */
+  private newest = Number.NEGATIVE_INFINITY;
+  private lastIdleSweep = Number.NEGATIVE_INFINITY;
+  private groupsEvicted = 0;
+  private seenIdsDropped = 0;
+  private closed = false;
+
+  constructor(opts: MemoryStoreOptions = {}) {
+    this.maxGroups = positive(opts.maxGroups ?? 100_000, "maxGroups");
+    this.idleMs = positive(opts.idleMs ?? Number.POSITIVE_INFINITY, "idleMs");
+    this.seenTtlMs = positive(opts.seenTtlMs ?? DAY_MS, "seenTtlMs");
+    this.maxSeenIds = positive(opts.maxSeenIds ?? 2_000_000, "maxSeenIds");
+    this.maxOutboxPerGroup = positive(opts.maxOutboxPerGroup ?? 1000, "maxOutboxPerGroup");
+  }
+
+  async load(refs: GroupRef[], eventIds: string[]): Promise<LoadedBatch> {
+    this.assertOpen();
+    const groups = new Map<string, GroupState>();
+    for (const ref of refs) {
+      if (groups.has(ref.key)) continue;
+      let state = this.groups.get(ref.key);
+      if (state) this.groups.delete(ref.key);
+      else state = newGroupState(ref.key, ref.groupingId, { ...ref.values });
+      this.groups.set(ref.key, state);
+      groups.set(ref.key, state);
+    }
+    const seen = new Set<string>();
+    for (const id of eventIds) if (this.seen.has(id)) seen.add(id);
+    return { groups, seen };
+  }
+
+  async save(batch: SaveBatch): Promise<void> {
+    this.assertOpen();
+    for (const state of batch.groups) {
+      // A state dropped by eviction between load and save is put back: the batch's work is not lost.
+      if (this.groups.get(state.key) !== state) {
+        this.groups.delete(state.key);
+        this.groups.set(state.key, state);
+      }
+      trimOutbox(state, this.maxOutboxPerGroup);
+      state.version++;
+      state.changes = emptyChanges();
+      if (state.newest > this.newest) this.newest = state.newest;
+    }
+    for (const { id, timestamp } of batch.seen) {
+      this.seen.delete(id);
+      this.seen.set(id, timestamp);
+      if (timestamp > this.newest) this.newest = timestamp;
+    }
+    this.expireSeen();
+    this.evictGroups();
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  stats(): MemoryStoreStats {
+    return {
+      groups: this.groups.size,
+      seenIds: this.seen.size,
+      groupsEvicted: this.groupsEvicted,
+      seenIdsDropped: this.seenIdsDropped,
+    };
+  }
+
+  private expireSeen(): void {
+    const horizon = this.newest - this.seenTtlMs;
+    // Oldest inserted first; an id inserted late with an old timestamp just lives a little longer.
+    for (const [id, ts] of this.seen) {
+      if (ts >= horizon && this.seen.size <= this.maxSeenIds) break;
+      this.seen.delete(id);
+      if (ts >= horizon) this.seenIdsDropped++;
+    }
+  }
+
+  private evictGroups(): void {
+    while (this.groups.size > this.maxGroups) {
+      const oldest = this.groups.keys().next().value as string;
+      this.groups.delete(oldest);
+      this.groupsEvicted++;
+    }
+    if (!Number.isFinite(this.idleMs)) return;
+    // A full sweep is O(groups): run it only when event time moved by an eighth of idleMs.
+    if (this.newest - this.lastIdleSweep < this.idleMs / 8) return;
+    this.lastIdleSweep = this.newest;
+    const horizon = this.newest - this.idleMs;
+    for (const [key, state] of this.groups) {
+      if (state.newest < horizon) {
+        this.groups.delete(key);
+        this.groupsEvicted++;
+      }
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error("MemoryStore is closed");
+  }
+}
+
+function trimOutbox(state: GroupState, max: number): void {
+  for (const id of state.outbox.keys()) {
+    if (state.outbox.size <= max) break;
+    state.outbox.delete(id);
+  }
+}
+
+function positive(n: number, name: string): number {
+  if (!(n > 0)) throw new RangeError(`MemoryStore: ${name} must be > 0, got ${n}`);
+  return n;
+}
