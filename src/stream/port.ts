@@ -39,6 +39,17 @@ export interface TransactionalSink {
   ): Promise<void>;
 }
 
+/**
+ * Thrown by a sink when another instance took over the input partition (its producer fenced ours):
+ * the batch must be dropped, not retried.
+ */
+export class PartitionFencedError extends Error {
+  constructor(partition: string, options?: { cause?: unknown }) {
+    super(`transactional producer for ${partition} was fenced by another instance`, options);
+    this.name = "PartitionFencedError";
+  }
+}
+
 export interface BatchHandlerContext {
   /** True once the source is stopping: finish the batch in hand, take no new one. */
   isStopping(): boolean;

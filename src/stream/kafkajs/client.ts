@@ -1,0 +1,40 @@
+import { readFileSync } from "node:fs";
+import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from "kafkajs";
+import type { Logger } from "pino";
+
+/** What a Kafka connection needs; a subset of the service config so `produce` can use it too. */
+export interface KafkaConnection {
+  brokers: string[];
+  clientId: string;
+  ssl?: boolean;
+  sslCaFile?: string;
+  sasl?: { mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string };
+}
+
+/** A kafkajs client whose own logs go through pino (JSON on stderr), at warn and above. */
+export function createKafka(conn: KafkaConnection, logger: Logger): Kafka {
+  const config: KafkaConfig = {
+    clientId: conn.clientId,
+    brokers: conn.brokers,
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry) => {
+      const { message, ...rest } = entry.log;
+      const fields = { component: "kafkajs", namespace: entry.namespace, ...rest };
+      if (entry.level <= logLevel.ERROR) logger.error(fields, message);
+      else if (entry.level === logLevel.WARN) logger.warn(fields, message);
+      else logger.debug(fields, message);
+    },
+    retry: { initialRetryTime: 100, retries: 8 },
+  };
+  if (conn.ssl || conn.sslCaFile) {
+    config.ssl = conn.sslCaFile ? { ca: [readFileSync(conn.sslCaFile, "utf8")] } : true;
+  }
+  if (conn.sasl) {
+    config.sasl = {
+      mechanism: conn.sasl.mechanism,
+      username: conn.sasl.username,
+      password: conn.sasl.password,
+    } as SASLOptions;
+  }
+  return new Kafka(config);
+}

@@ -1,0 +1,100 @@
+import type { Kafka, Producer as KafkaProducer } from "kafkajs";
+import { type OutMessage, PartitionFencedError, type TransactionalSink } from "../port.js";
+import { toKafkaMessage } from "./messages.js";
+
+export interface TransactionalSinkOptions {
+  consumerGroupId: string;
+  /** Transactional ids are `<prefix><topic>.<partition>` of the input partition a transaction commits. */
+  transactionalIdPrefix: string;
+  transactionTimeoutMs?: number;
+  /** Test hook: runs inside the transaction after all sends and `sendOffsets`, before `commit`. */
+  beforeCommit?: () => void;
+}
+
+const FENCED = new Set([
+  "INVALID_PRODUCER_EPOCH",
+  "PRODUCER_FENCED",
+  "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+]);
+
+/**
+ * One idempotent transactional producer per input partition, with a transactional id derived from
+ * that partition. Why per partition: when a partition moves to another instance (rebalance) or the
+ * process restarts after a crash, the new owner's `initTransactions` for the same id aborts whatever
+ * the previous owner left open and fences it, so a zombie can neither commit offsets nor alerts, and a
+ * read_committed reader is never blocked by a dead transaction until its timeout.
+ */
+export class KafkajsTransactionalSink implements TransactionalSink {
+  private readonly producers = new Map<string, Promise<KafkaProducer>>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly opts: TransactionalSinkOptions,
+  ) {}
+
+  async commit(
+    messages: OutMessage[],
+    offsets: Array<{ topic: string; partition: number; offset: string }>,
+  ): Promise<void> {
+    const key = [...new Set(offsets.map((o) => `${o.topic}.${o.partition}`))].sort().join(",") || "none";
+    const producer = await this.producerFor(key);
+    const txn = await producer.transaction();
+    try {
+      if (messages.length) {
+        const byTopic = new Map<string, OutMessage[]>();
+        for (const m of messages) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m]);
+        await txn.sendBatch({
+          topicMessages: [...byTopic].map(([topic, ms]) => ({ topic, messages: ms.map(toKafkaMessage) })),
+        });
+      }
+      if (offsets.length) {
+        const topics = new Map<string, Array<{ partition: number; offset: string }>>();
+        for (const o of offsets)
+          topics.set(o.topic, [...(topics.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
+        await txn.sendOffsets({
+          consumerGroupId: this.opts.consumerGroupId,
+          topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+        });
+      }
+      this.opts.beforeCommit?.();
+      await txn.commit();
+    } catch (err) {
+      await txn.abort().catch(() => {});
+      // A producer that failed mid-transaction may be in an unusable state: start fresh next time.
+      await this.drop(key);
+      const type = (err as { type?: string }).type;
+      if (type && FENCED.has(type)) throw new PartitionFencedError(key, { cause: err });
+      throw err;
+    }
+  }
+
+  private producerFor(key: string): Promise<KafkaProducer> {
+    let p = this.producers.get(key);
+    if (!p) {
+      p = (async () => {
+        const producer = this.kafka.producer({
+          transactionalId: `${this.opts.transactionalIdPrefix}${key}`,
+          idempotent: true,
+          maxInFlightRequests: 1,
+          transactionTimeout: this.opts.transactionTimeoutMs ?? 60_000,
+          allowAutoTopicCreation: true,
+        });
+        await producer.connect();
+        return producer;
+      })();
+      p.catch(() => this.producers.delete(key));
+      this.producers.set(key, p);
+    }
+    return p;
+  }
+
+  private async drop(key: string): Promise<void> {
+    const p = this.producers.get(key);
+    this.producers.delete(key);
+    if (p) await p.then((producer) => producer.disconnect()).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.producers.keys()].map((k) => this.drop(k)));
+  }
+}

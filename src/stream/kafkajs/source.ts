@@ -1,0 +1,142 @@
+import type { Consumer, Kafka } from "kafkajs";
+import type { Logger } from "pino";
+import type { BatchHandlerContext, ConsumerSource, InBatch } from "../port.js";
+import { fromKafkaHeaders } from "./messages.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface ConsumerSourceOptions {
+  groupId: string;
+  topic: string;
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  rebalanceTimeoutMs?: number;
+  partitionsConcurrency?: number;
+  /** Where a group without committed offsets starts. */
+  fromBeginning?: boolean;
+}
+
+/** Connection and membership as the readiness probe sees them. */
+export interface SourceStatus {
+  connected: boolean;
+  /** Joined the group and fetching (false before the first join, after a crash or stop). */
+  running: boolean;
+}
+
+/**
+ * A kafkajs batch consumer. Offsets are never committed here (autoCommit off): the transactional
+ * sink commits them with the alerts. After a batch is handled, its last offset is resolved so the
+ * next fetch moves on; a batch whose handler throws is not resolved and is fetched again.
+ */
+export class KafkajsConsumerSource implements ConsumerSource {
+  private readonly consumer: Consumer;
+  private stopping = false;
+  private readonly state: SourceStatus = { connected: false, running: false };
+  private finished?: Promise<void>;
+  private finish?: () => void;
+
+  constructor(
+    kafka: Kafka,
+    private readonly opts: ConsumerSourceOptions,
+    private readonly logger: Logger,
+  ) {
+    this.consumer = kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: opts.heartbeatIntervalMs ?? 3000,
+      rebalanceTimeout: opts.rebalanceTimeoutMs ?? 60_000,
+      readUncommitted: false,
+      allowAutoTopicCreation: true,
+      maxWaitTimeInMs: 100,
+    });
+    const ev = this.consumer.events;
+    this.consumer.on(ev.CONNECT, () => {
+      this.state.connected = true;
+    });
+    this.consumer.on(ev.DISCONNECT, () => {
+      this.state.connected = false;
+      this.state.running = false;
+    });
+    this.consumer.on(ev.GROUP_JOIN, (e) => {
+      this.state.running = true;
+      this.logger.info({ assignment: e.payload.memberAssignment }, "joined consumer group");
+    });
+    this.consumer.on(ev.REQUEST_TIMEOUT, () => {
+      this.state.connected = false;
+    });
+    this.consumer.on(ev.FETCH, () => {
+      this.state.connected = true;
+    });
+    this.consumer.on(ev.CRASH, (e) => {
+      this.state.running = false;
+      this.logger.error({ err: e.payload.error, restart: e.payload.restart }, "Kafka consumer crashed");
+      if (!e.payload.restart) this.finish?.();
+    });
+    this.consumer.on(ev.STOP, () => {
+      this.state.running = false;
+    });
+  }
+
+  status(): SourceStatus {
+    return { ...this.state };
+  }
+
+  async run(onBatch: (batch: InBatch, ctx: BatchHandlerContext) => Promise<void>): Promise<void> {
+    this.finished = new Promise((resolve) => {
+      this.finish = resolve;
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({
+      topics: [this.opts.topic],
+      fromBeginning: this.opts.fromBeginning ?? true,
+    });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.partitionsConcurrency ?? 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        if (this.stopping || !isRunning() || isStale() || batch.isEmpty()) return;
+        const inBatch: InBatch = {
+          topic: batch.topic,
+          partition: batch.partition,
+          highWatermark: batch.highWatermark,
+          messages: batch.messages.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key ?? null,
+            value: m.value ?? null,
+            headers: fromKafkaHeaders(m.headers),
+            timestamp: Number(m.timestamp),
+          })),
+        };
+        try {
+          await onBatch(inBatch, {
+            isStopping: () => this.stopping || !isRunning(),
+            // A heartbeat that reports a rebalance must not abort the batch in hand: the group waits
+            // (up to the rebalance timeout) for it to finish and commit before reassigning.
+            heartbeat: () => heartbeat().catch(() => {}),
+          });
+        } catch (err) {
+          // Not committed: leave the offset unresolved so the batch is fetched again (by us or by
+          // the partition's new owner). Throwing would make kafkajs restart the whole consumer.
+          this.logger.warn({ err, topic: batch.topic, partition: batch.partition }, "batch not committed");
+          if (!this.stopping) await sleep(500);
+          return;
+        }
+        const last = batch.messages[batch.messages.length - 1];
+        if (last) resolveOffset(last.offset);
+      },
+    });
+    await this.finished;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    try {
+      await this.consumer.disconnect();
+    } finally {
+      this.finish?.();
+    }
+  }
+}

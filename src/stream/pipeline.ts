@@ -1,0 +1,264 @@
+import type { Logger } from "pino";
+import type { Alert } from "../alerts/types.js";
+import type { Engine } from "../engine/api.js";
+import type { EventSource } from "../engine/group-state.js";
+import { parseEvent } from "../events/parse.js";
+import type { ToolCallEvent } from "../events/schema.js";
+import { StateConflictError, type StateStore } from "../state/store.js";
+import { createStreamMetrics, type StreamMetrics } from "../telemetry/metrics.js";
+import { recordAlertSpan } from "../telemetry/tracing.js";
+import { alertMessage, dlqMessage, traceparentOfEvent } from "./alert-message.js";
+import { type FaultHook, noFaults } from "./fault.js";
+import {
+  type BatchHandlerContext,
+  type InBatch,
+  type InMessage,
+  type OutMessage,
+  PartitionFencedError,
+  type TransactionalSink,
+} from "./port.js";
+
+export interface BatchItem {
+  event: ToolCallEvent;
+  source: EventSource;
+}
+
+export interface BatchOutcome {
+  alerts: Alert[];
+  /** Alerts recorded by an earlier processing of re-delivered events (the outbox). */
+  republished: Alert[];
+  duplicates: number;
+  tooLate: number;
+  evicted: number;
+}
+
+/** `processBatch` of src/stream/batch.ts: one state load, the engine, one state save. */
+export type ProcessBatch = (engine: Engine, store: StateStore, items: BatchItem[]) => Promise<BatchOutcome>;
+
+export interface PipelineOptions {
+  groupId: string;
+  alertTopic: string;
+  dlqTopic: string;
+  maxEventBytes: number;
+  /** Most messages per state round trip and transaction. */
+  batchSize: number;
+  /** Backoff bounds while the state store or Kafka fails. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export interface PipelineDeps {
+  /** The current pattern set's engine; read once per batch, so a reload swaps between batches. */
+  engine: () => Engine;
+  store: StateStore;
+  sink: TransactionalSink;
+  processBatch: ProcessBatch;
+  logger: Logger;
+  encodeAlert?: (alert: Alert) => string;
+  metrics?: StreamMetrics;
+  fault?: FaultHook;
+}
+
+/** The batch in hand was given up (stopping, or the partition moved): nothing of it was committed. */
+export class BatchAbandonedError extends Error {
+  constructor(reason: string) {
+    super(`batch abandoned: ${reason}`);
+    this.name = "BatchAbandonedError";
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Kafka batch → parse → state + engine → one Kafka transaction (alerts, DLQ records, offsets).
+ *
+ * Order of effects per batch, which is what makes the delivery exactly-once: the state store saves
+ * the groups together with an outbox of the alerts each event fired BEFORE the transaction; offsets
+ * are committed only inside that transaction. A crash before the save re-processes the batch from
+ * scratch; a crash after it re-delivers events the store has seen at the same offsets, and
+ * `processBatch` hands back their recorded alerts (`republished`), which go out in the retried
+ * transaction instead.
+ */
+export class Pipeline {
+  private readonly metrics: StreamMetrics;
+  private readonly fault: FaultHook;
+  private readonly source: string;
+  /** Failures currently being retried, by kind; readiness is false while any is set. */
+  private readonly failing = new Map<string, string>();
+
+  constructor(
+    private readonly opts: PipelineOptions,
+    private readonly deps: PipelineDeps,
+  ) {
+    this.metrics = deps.metrics ?? createStreamMetrics();
+    this.fault = deps.fault ?? noFaults;
+    this.source = `chainwatch/${opts.groupId}`;
+  }
+
+  /** Why the pipeline can't make progress right now (empty when it can). */
+  problems(): string[] {
+    return [...this.failing].map(([kind, msg]) => `${kind}: ${msg}`);
+  }
+
+  readonly handle = async (batch: InBatch, ctx: BatchHandlerContext): Promise<void> => {
+    const size = Math.max(1, this.opts.batchSize);
+    for (let i = 0; i < batch.messages.length; i += size) {
+      if (i > 0 && ctx.isStopping()) throw new BatchAbandonedError("stopping");
+      await this.handleChunk(batch.messages.slice(i, i + size), ctx);
+    }
+    const last = batch.messages[batch.messages.length - 1];
+    if (last) {
+      const lag = BigInt(batch.highWatermark) - BigInt(last.offset) - 1n;
+      this.metrics.consumerLag.record(Number(lag < 0n ? 0n : lag), {
+        topic: batch.topic,
+        partition: batch.partition,
+      });
+    }
+  };
+
+  private async handleChunk(messages: InMessage[], ctx: BatchHandlerContext): Promise<void> {
+    const started = performance.now();
+    const first = messages[0]!;
+    const last = messages[messages.length - 1]!;
+    const offsets = [
+      { topic: last.topic, partition: last.partition, offset: String(BigInt(last.offset) + 1n) },
+    ];
+    const where = { topic: first.topic, partition: first.partition, from: first.offset, to: last.offset };
+
+    const { items, dlq, byEventId } = this.parse(messages);
+    this.metrics.eventsIn.add(messages.length);
+    if (dlq.length) {
+      this.metrics.invalid.add(dlq.length);
+      this.deps.logger.warn({ ...where, invalid: dlq.length }, "invalid events sent to the DLQ");
+    }
+
+    let backoff = this.opts.minBackoffMs ?? 100;
+    const maxBackoff = this.opts.maxBackoffMs ?? 5000;
+    for (let attempt = 1; ; attempt++) {
+      const engine = this.deps.engine();
+      let outcome: BatchOutcome;
+      try {
+        this.fault.reach("crash-before-save");
+        outcome = items.length
+          ? await this.deps.processBatch(engine, this.deps.store, items)
+          : { alerts: [], republished: [], duplicates: 0, tooLate: 0, evicted: 0 };
+        if (items.length) this.metrics.redisRoundTrips.add(2);
+        this.failing.delete("state");
+      } catch (err) {
+        if (err instanceof StateConflictError) {
+          // Another instance wrote these groups (a rebalance moved the partition): reload and redo.
+          this.metrics.stateErrors.add(1, { kind: "conflict" });
+          this.deps.logger.warn({ ...where, err, attempt }, "state conflict, retrying the batch from load");
+          await this.pause(Math.min(50 * attempt, 1000), ctx);
+          continue;
+        }
+        this.metrics.stateErrors.add(1, { kind: "unavailable" });
+        this.failing.set("state", errorText(err));
+        this.deps.logger.error(
+          { ...where, err, attempt, backoffMs: backoff },
+          "state store failed, retrying",
+        );
+        await this.pause(backoff, ctx);
+        backoff = Math.min(backoff * 2, maxBackoff);
+        continue;
+      }
+      this.fault.reach("crash-after-save");
+
+      const out: OutMessage[] = [];
+      for (const alert of [...outcome.republished, ...outcome.alerts]) {
+        const trigger = byEventId.get(alert.trigger_event_id);
+        const traceparent = traceparentOfEvent(trigger?.event) ?? trigger?.message.headers.traceparent;
+        out.push(
+          alertMessage(alert, {
+            topic: this.opts.alertTopic,
+            source: this.source,
+            traceparent,
+            encode: this.deps.encodeAlert,
+          }),
+        );
+      }
+      out.push(...dlq);
+
+      try {
+        await this.deps.sink.commit(out, offsets);
+        this.failing.delete("kafka");
+      } catch (err) {
+        this.metrics.commitErrors.add(1);
+        if (err instanceof PartitionFencedError) {
+          this.deps.logger.warn({ ...where, err }, "partition taken over by another instance");
+          throw new BatchAbandonedError("partition fenced");
+        }
+        // The state is saved: the retry finds these events seen at the same offsets and republishes.
+        this.failing.set("kafka", errorText(err));
+        this.deps.logger.error(
+          { ...where, err, attempt, backoffMs: backoff },
+          "Kafka transaction failed, retrying",
+        );
+        await this.pause(backoff, ctx);
+        backoff = Math.min(backoff * 2, maxBackoff);
+        continue;
+      }
+      this.fault.reach("crash-after-commit");
+      this.record(outcome, messages.length, performance.now() - started, byEventId);
+      if (outcome.tooLate) this.deps.logger.info({ ...where, tooLate: outcome.tooLate }, "events too late");
+      return;
+    }
+  }
+
+  private parse(messages: InMessage[]) {
+    const items: BatchItem[] = [];
+    const dlq: OutMessage[] = [];
+    const byEventId = new Map<string, { event: ToolCallEvent; message: InMessage }>();
+    for (const m of messages) {
+      const parsed = m.value
+        ? parseEvent(m.value, { maxBytes: this.opts.maxEventBytes })
+        : { ok: false as const, reason: "empty message value" };
+      if (!parsed.ok) {
+        dlq.push(dlqMessage(m, parsed.reason, this.opts.dlqTopic));
+        continue;
+      }
+      items.push({
+        event: parsed.event,
+        source: { topic: m.topic, partition: m.partition, offset: m.offset },
+      });
+      if (!byEventId.has(parsed.event.event_id))
+        byEventId.set(parsed.event.event_id, { event: parsed.event, message: m });
+    }
+    return { items, dlq, byEventId };
+  }
+
+  private record(
+    outcome: BatchOutcome,
+    size: number,
+    ms: number,
+    byEventId: Map<string, { event: ToolCallEvent; message: InMessage }>,
+  ): void {
+    const m = this.metrics;
+    if (outcome.duplicates) m.duplicates.add(outcome.duplicates);
+    if (outcome.tooLate) m.tooLate.add(outcome.tooLate);
+    if (outcome.evicted) m.evicted.add(outcome.evicted);
+    if (outcome.republished.length) m.republished.add(outcome.republished.length);
+    for (const alert of outcome.alerts) {
+      m.alerts.add(1, { pattern: alert.pattern.id, severity: alert.pattern.severity });
+      const trigger = byEventId.get(alert.trigger_event_id);
+      recordAlertSpan(alert, traceparentOfEvent(trigger?.event) ?? trigger?.message.headers.traceparent);
+    }
+    m.batchLatency.record(ms);
+    m.batchSize.record(size);
+  }
+
+  /** Waits, heartbeating so the group keeps us; gives the batch up when the source is stopping. */
+  private async pause(ms: number, ctx: BatchHandlerContext): Promise<void> {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      if (ctx.isStopping()) throw new BatchAbandonedError("stopping while retrying");
+      await ctx.heartbeat();
+      await sleep(Math.min(250, until - Date.now()));
+    }
+    if (ctx.isStopping()) throw new BatchAbandonedError("stopping while retrying");
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
