@@ -1,0 +1,215 @@
+import { metrics } from "@opentelemetry/api";
+import type { Logger } from "pino";
+import type { ToolCallEvent } from "../events/index.js";
+import type { OutMessage, Producer } from "../stream/port.js";
+
+/** An event as the emitter builds it: the wire shape, timestamp in epoch ms. */
+export type EmittedEvent = Omit<ToolCallEvent, "method" | "outcome" | "schema_version"> &
+  Partial<Pick<ToolCallEvent, "method" | "outcome" | "schema_version">>;
+
+export interface DeliveryStats {
+  /** Events handed to the emitter (one per tool call). */
+  emitted: number;
+  /** Events the broker acknowledged. */
+  sent: number;
+  /** Events lost: queue full, a batch the broker refused for good, or still queued when close() gave up. */
+  dropped: number;
+  /** Events sent with the placeholder user id. */
+  anonymous: number;
+  /** Events waiting in memory now. */
+  queued: number;
+  /** Failed produce attempts (each retried, unless the error is permanent). */
+  sendErrors: number;
+}
+
+export interface DeliveryOptions {
+  producer: Producer;
+  topic: string;
+  queueSize: number;
+  batchSize: number;
+  lingerMs: number;
+  logger: Logger;
+  warnIntervalMs: number;
+}
+
+const meter = metrics.getMeter("chainwatch-emitter");
+const droppedCounter = meter.createCounter("chainwatch.emitter.events.dropped", {
+  description: "Tool-call events the emitter could not deliver",
+});
+const sentCounter = meter.createCounter("chainwatch.emitter.events.sent", {
+  description: "Tool-call events acknowledged by Kafka",
+});
+const anonymousCounter = meter.createCounter("chainwatch.emitter.events.anonymous", {
+  description: "Tool-call events sent without a known user",
+});
+
+const MIN_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 5_000;
+
+/**
+ * Gets events to Kafka without ever making a tool call wait: `push` only appends to a bounded
+ * in-memory queue; one background loop sends batches (linger / batch size), one request in flight,
+ * so a user's events stay in order. While Kafka is slow or down the batch in hand is retried with
+ * backoff and the queue fills; beyond its bound new events are dropped and counted (tail drop, as
+ * OpenTelemetry's batch processors do: what is queued keeps its order and completeness).
+ */
+export class Delivery {
+  private queue: EmittedEvent[] = [];
+  private inFlight: EmittedEvent[] | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private loop: Promise<void> | undefined;
+  private closed = false;
+  private giveUp = false;
+  private lastWarnAt = 0;
+  private droppedSinceWarn = 0;
+  private idleWaiters: Array<() => void> = [];
+  private readonly counts = { emitted: 0, sent: 0, dropped: 0, anonymous: 0, sendErrors: 0 };
+
+  constructor(private readonly opts: DeliveryOptions) {}
+
+  push(event: EmittedEvent, anonymous: boolean): void {
+    this.counts.emitted++;
+    if (anonymous) {
+      this.counts.anonymous++;
+      anonymousCounter.add(1);
+    }
+    if (this.closed || this.queue.length >= this.opts.queueSize) {
+      this.drop(1, this.closed ? "closed" : "queue_full");
+      return;
+    }
+    this.queue.push(event);
+    if (this.loop) return;
+    if (this.queue.length >= this.opts.batchSize) this.start();
+    else this.timer ??= setTimeout(() => this.start(), this.opts.lingerMs);
+  }
+
+  stats(): DeliveryStats {
+    return { ...this.counts, queued: this.queue.length + (this.inFlight?.length ?? 0) };
+  }
+
+  /** Resolves when everything pushed so far is acknowledged (or dropped). */
+  flush(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    this.start();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Flushes for at most `timeoutMs`, then drops (and counts) what is left and closes the producer. */
+  async close(timeoutMs: number): Promise<void> {
+    this.closed = true;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), timeoutMs);
+    });
+    const drained = await Promise.race([this.flush().then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (drained) {
+      this.giveUp = true;
+      const left = this.queue.length + (this.inFlight?.length ?? 0);
+      this.queue = [];
+      this.inFlight = undefined;
+      if (left) this.drop(left, "close_timeout");
+      this.opts.logger.warn(
+        { left, timeoutMs },
+        "chainwatch emitter closed before all events were delivered",
+      );
+    }
+    try {
+      await this.opts.producer.close();
+    } catch (err) {
+      this.opts.logger.warn({ err }, "chainwatch emitter: closing the producer failed");
+    }
+    this.settleIdle();
+  }
+
+  private isIdle(): boolean {
+    return this.queue.length === 0 && !this.inFlight;
+  }
+
+  private start(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.loop || this.queue.length === 0) return;
+    this.loop = this.run().finally(() => {
+      this.loop = undefined;
+      // Events pushed while the last request was in flight get a fresh linger, not a stall.
+      if (this.queue.length && !this.giveUp) this.start();
+      else this.settleIdle();
+    });
+  }
+
+  private async run(): Promise<void> {
+    let backoff = MIN_BACKOFF_MS;
+    while (!this.giveUp && (this.inFlight || this.queue.length)) {
+      this.inFlight ??= this.queue.splice(0, this.opts.batchSize);
+      const batch = this.inFlight;
+      try {
+        await this.opts.producer.send(batch.map((e) => this.toMessage(e)));
+        if (this.inFlight !== batch) continue; // close() gave up on it meanwhile
+        this.inFlight = undefined;
+        this.counts.sent += batch.length;
+        sentCounter.add(batch.length);
+        backoff = MIN_BACKOFF_MS;
+      } catch (err) {
+        this.counts.sendErrors++;
+        if (this.inFlight !== batch) continue;
+        if (isPermanent(err)) {
+          this.inFlight = undefined;
+          this.drop(batch.length, "rejected");
+          this.opts.logger.error({ err, events: batch.length }, "chainwatch emitter: Kafka refused a batch");
+          continue;
+        }
+        this.opts.logger.debug({ err, backoff }, "chainwatch emitter: produce failed, retrying");
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      }
+    }
+  }
+
+  private toMessage(e: EmittedEvent): OutMessage {
+    return { topic: this.opts.topic, key: e.user_id, value: JSON.stringify(e) };
+  }
+
+  private settleIdle(): void {
+    if (!this.isIdle() && !this.giveUp) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private drop(n: number, reason: string): void {
+    this.counts.dropped += n;
+    this.droppedSinceWarn += n;
+    droppedCounter.add(n, { reason });
+    const now = Date.now();
+    if (now - this.lastWarnAt >= this.opts.warnIntervalMs) {
+      this.opts.logger.warn(
+        {
+          dropped: this.droppedSinceWarn,
+          droppedTotal: this.counts.dropped,
+          reason,
+          queueSize: this.opts.queueSize,
+        },
+        "chainwatch emitter is dropping tool-call events (Kafka slow or unreachable)",
+      );
+      this.lastWarnAt = now;
+      this.droppedSinceWarn = 0;
+    }
+  }
+}
+
+/** Errors that retrying cannot fix (a message too large, no such topic without auto-create, auth). */
+function isPermanent(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return false;
+  const e = err as { retriable?: unknown; name?: unknown; type?: unknown };
+  if (e.name === "KafkaJSProtocolError" && e.retriable === false) return true;
+  return (
+    e.type === "MESSAGE_TOO_LARGE" ||
+    e.type === "RECORD_LIST_TOO_LARGE" ||
+    e.type === "TOPIC_AUTHORIZATION_FAILED"
+  );
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,299 @@
+import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { type Logger, pino } from "pino";
+import type { Outcome } from "../events/index.js";
+import { Delivery, type DeliveryStats } from "./delivery.js";
+import { buildEvent, isObject, resultText } from "./event.js";
+import { EmitterKafkaProducer } from "./kafka.js";
+import {
+  type CallContext,
+  defaultIsDenied,
+  defaultUserId,
+  type EmitterOptions,
+  policyResolver,
+} from "./options.js";
+import { traceIdsOf } from "./trace.js";
+import { validateOptions } from "./validate.js";
+
+export interface Instrumentation {
+  /** Resolves when every event so far is acknowledged by Kafka (or dropped). */
+  flush(): Promise<void>;
+  /** Stops emitting: flushes for at most `closeTimeoutMs`, then disconnects. The server keeps working. */
+  close(): Promise<void>;
+  stats(): DeliveryStats;
+}
+
+/** A raw request handler as the SDK's Protocol stores it: JSON-RPC request in, result out. */
+type RawHandler = (request: unknown, extra: unknown) => Promise<unknown>;
+interface ProtocolInternals {
+  _requestHandlers?: unknown;
+  _serverInfo?: { name?: unknown };
+  setRequestHandler: (...args: never[]) => unknown;
+  getClientVersion?: () => { name?: string } | undefined;
+}
+interface McpServerInternals {
+  server: ProtocolInternals;
+  registerTool?: (...args: unknown[]) => unknown;
+  tool?: (...args: unknown[]) => unknown;
+  _registeredTools?: Record<string, { handler?: unknown; update?: (u: Record<string, unknown>) => void }>;
+}
+
+/** What the tool callback wrapper tells the request handler wrapper about one call. */
+interface CallNote {
+  thrown?: unknown;
+}
+
+const WRAPPED = Symbol.for("chainwatch.emitter.wrapped");
+const TOOLS_CALL = "tools/call";
+
+/**
+ * Makes every `tools/call` the server handles produce one audit event (shared/spec/events.md).
+ *
+ * The SDK has no interceptor API, so two wraps: the server's `tools/call` request handler (it sees
+ * every call — unknown tools and invalid arguments too, which never reach a tool callback — with
+ * its auth, session, headers and `_meta`), and each tool callback registered through `registerTool`
+ * / `tool` (it sees the error a tool threw before the SDK turns it into an `isError` result, which is
+ * how `denied` is told from `error`). Nothing here can delay or fail a call: the event is queued
+ * and sent in the background, and a fault in building it is logged, never thrown.
+ */
+export function instrumentMcpServer(
+  server: McpServer | Server,
+  options: EmitterOptions = {},
+): Instrumentation {
+  validateOptions(options);
+  const mcp = ("server" in server ? server : undefined) as McpServerInternals | undefined;
+  const inner = (mcp ? mcp.server : server) as unknown as ProtocolInternals;
+  const handlers = inner._requestHandlers;
+  if (!(handlers instanceof Map)) {
+    throw new Error(
+      "chainwatch emitter: this @modelcontextprotocol/sdk version is not supported (no request handler map on the server)",
+    );
+  }
+  const serverName = options.serverName ?? inner._serverInfo?.name;
+  if (typeof serverName !== "string" || serverName === "") {
+    throw new Error("chainwatch emitter: the server has no name; pass options.serverName");
+  }
+
+  const logger =
+    options.logger ??
+    pino(
+      { name: "chainwatch-emitter", level: process.env.CHAINWATCH_LOG_LEVEL ?? "info" },
+      pino.destination(2),
+    );
+  const env = process.env;
+  const producer =
+    options.producer ??
+    new EmitterKafkaProducer({
+      brokers:
+        options.brokers ?? (env.CHAINWATCH_KAFKA_BROKERS ?? "127.0.0.1:9092").split(",").map((b) => b.trim()),
+      clientId: options.clientId ?? "chainwatch-emitter",
+      logger,
+    });
+  const delivery = new Delivery({
+    producer,
+    topic: options.topic ?? env.CHAINWATCH_INPUT_TOPIC ?? "mcp.tool-calls",
+    queueSize: options.queueSize ?? 10_000,
+    batchSize: options.batchSize ?? 500,
+    lingerMs: options.lingerMs ?? 5,
+    logger,
+    warnIntervalMs: options.warnIntervalMs ?? 30_000,
+  });
+  const policyOf = policyResolver(options.tools);
+  const userIdOf = options.userId ?? defaultUserId;
+  const isDenied = options.isDenied ?? defaultIsDenied;
+  const anonymous = options.anonymousUserId ?? "anonymous";
+  const settings = {
+    resultTextLimit: options.resultTextLimit ?? 8192,
+    errorSummary: options.errorSummary ?? true,
+    labels: options.labels ? { ...options.labels } : undefined,
+  };
+  const notes = new WeakMap<object, CallNote>();
+  let closed = false;
+  const faultLog = rateLimited(logger, 30_000);
+
+  const record = (extra: unknown, started: Started, result: unknown, error: unknown) => {
+    if (closed) return;
+    try {
+      const note = isObject(extra) ? notes.get(extra) : undefined;
+      let outcome: Outcome = "success";
+      let errorMessage: string | undefined;
+      if (error !== undefined) {
+        outcome = isDenied(error) ? "denied" : "error";
+        errorMessage = error instanceof Error ? error.message : String(error);
+      } else if (isObject(result) && result.isError === true) {
+        outcome = note?.thrown !== undefined && isDenied(note.thrown) ? "denied" : "error";
+        errorMessage = resultText(result);
+      }
+      let userId: string | undefined | null;
+      try {
+        userId = userIdOf(started.ctx);
+      } catch (err) {
+        faultLog("userId() threw; the event is sent as anonymous", err);
+      }
+      const known = typeof userId === "string" && userId !== "";
+      const event = buildEvent(
+        {
+          receivedAt: started.at,
+          durationMs: performance.now() - started.t0,
+          tool: started.ctx.tool,
+          rawArguments: started.rawArguments,
+          userId: known ? (userId as string).slice(0, 256) : anonymous,
+          server: serverName,
+          sessionId: started.ctx.sessionId,
+          agentId: started.ctx.clientName,
+          outcome,
+          result,
+          errorMessage,
+          trace: started.trace,
+        },
+        policyOf(started.ctx.tool),
+        settings,
+      );
+      delivery.push(event, !known);
+    } catch (err) {
+      faultLog("building a tool-call event failed; the call itself is unaffected", err);
+    }
+  };
+
+  const wrapHandler = (original: RawHandler): RawHandler => {
+    const wrapped: RawHandler = (request, extra) => {
+      const started = start(request, extra, inner);
+      if (isObject(extra)) notes.set(extra, {});
+      let pending: Promise<unknown>;
+      try {
+        pending = original(request, extra);
+      } catch (err) {
+        record(extra, started, undefined, err);
+        throw err;
+      }
+      return pending.then(
+        (result) => {
+          record(extra, started, result, undefined);
+          return result;
+        },
+        (err: unknown) => {
+          record(extra, started, undefined, err);
+          throw err;
+        },
+      );
+    };
+    (wrapped as unknown as Record<symbol, unknown>)[WRAPPED] = true;
+    return wrapped;
+  };
+
+  const wrapToolsCall = () => {
+    const current = handlers.get(TOOLS_CALL) as RawHandler | undefined;
+    if (current && !(current as unknown as Record<symbol, unknown>)[WRAPPED]) {
+      handlers.set(TOOLS_CALL, wrapHandler(current));
+    }
+  };
+
+  const wrapCallback = (cb: unknown): unknown => {
+    if (typeof cb !== "function" || (cb as unknown as Record<symbol, unknown>)[WRAPPED]) return cb;
+    const original = cb as (...args: unknown[]) => unknown;
+    const wrapped = async function (this: unknown, ...args: unknown[]) {
+      try {
+        return await original.apply(this, args);
+      } catch (err) {
+        // The SDK passes the request's `extra` last; it is the key the handler wrap noted the call by.
+        const extra = args[args.length - 1];
+        const note = isObject(extra) ? notes.get(extra) : undefined;
+        if (note) note.thrown = err;
+        throw err;
+      }
+    };
+    (wrapped as unknown as Record<symbol, unknown>)[WRAPPED] = true;
+    return wrapped;
+  };
+
+  const wrapRegisteredTool = (registered: unknown) => {
+    if (!isObject(registered) || typeof registered.update !== "function") return;
+    const update = registered.update as (u: Record<string, unknown>) => unknown;
+    registered.update = (updates: Record<string, unknown>) =>
+      update.call(
+        registered,
+        "callback" in updates ? { ...updates, callback: wrapCallback(updates.callback) } : updates,
+      );
+  };
+
+  // Tools registered before instrumenting.
+  for (const registered of Object.values(mcp?._registeredTools ?? {})) {
+    if (typeof registered.handler === "function") registered.handler = wrapCallback(registered.handler);
+    wrapRegisteredTool(registered);
+  }
+  // Tools registered later: wrap their callbacks, and the request handler McpServer installs lazily.
+  for (const method of ["registerTool", "tool"] as const) {
+    const original = mcp?.[method];
+    if (!mcp || typeof original !== "function") continue;
+    mcp[method] = (...args: unknown[]) => {
+      const last = args.length - 1;
+      if (last >= 0) args[last] = wrapCallback(args[last]);
+      const registered = original.apply(mcp, args);
+      wrapRegisteredTool(registered);
+      wrapToolsCall();
+      return registered;
+    };
+  }
+  // Any other way a tools/call handler gets set (a low-level Server, a later SDK version).
+  const setRequestHandler = inner.setRequestHandler;
+  inner.setRequestHandler = function (this: unknown, ...args: never[]) {
+    const out = setRequestHandler.apply(this, args);
+    wrapToolsCall();
+    return out;
+  };
+  wrapToolsCall();
+
+  return {
+    flush: () => delivery.flush(),
+    close: async () => {
+      closed = true;
+      await delivery.close(options.closeTimeoutMs ?? 5_000);
+    },
+    stats: () => delivery.stats(),
+  };
+}
+
+interface Started {
+  at: number;
+  t0: number;
+  rawArguments: unknown;
+  ctx: CallContext;
+  trace: ReturnType<typeof traceIdsOf>;
+}
+
+/** What is known when the request arrives; read now, because the OTel context is the caller's now. */
+function start(request: unknown, extra: unknown, inner: ProtocolInternals): Started {
+  const at = Date.now();
+  const t0 = performance.now();
+  const params = isObject(request) && isObject(request.params) ? request.params : {};
+  const meta = isObject(params._meta) ? params._meta : undefined;
+  const x = isObject(extra) ? extra : {};
+  const requestInfo = isObject(x.requestInfo) ? x.requestInfo : undefined;
+  const name = params.name;
+  const rawArguments = params.arguments;
+  return {
+    at,
+    t0,
+    rawArguments,
+    trace: traceIdsOf(meta),
+    ctx: {
+      tool: typeof name === "string" && name !== "" ? name.slice(0, 256) : "(missing)",
+      arguments: isObject(rawArguments) ? rawArguments : undefined,
+      authInfo: x.authInfo as CallContext["authInfo"],
+      sessionId: typeof x.sessionId === "string" ? x.sessionId : undefined,
+      headers: requestInfo?.headers as CallContext["headers"],
+      meta,
+      clientName: inner.getClientVersion?.()?.name,
+    },
+  };
+}
+
+function rateLimited(logger: Logger, intervalMs: number): (msg: string, err: unknown) => void {
+  let last = 0;
+  return (msg, err) => {
+    const now = Date.now();
+    if (now - last < intervalMs) return;
+    last = now;
+    logger.error({ err }, `chainwatch emitter: ${msg}`);
+  };
+}

@@ -1,0 +1,77 @@
+import { Kafka, type Producer as KafkaProducer, logLevel } from "kafkajs";
+import type { Logger } from "pino";
+import type { OutMessage, Producer } from "../stream/port.js";
+
+export interface EmitterKafkaOptions {
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+}
+
+/**
+ * The emitter's kafkajs producer. Unlike the service's producer it connects lazily, on the first
+ * send, so instrumenting a server never waits for (or fails on) Kafka; a failed connect is just a
+ * failed send that the delivery loop retries. Idempotent (acks all, at most 5 requests in flight)
+ * so the retries never duplicate or reorder a user's events.
+ */
+export class EmitterKafkaProducer implements Producer {
+  private readonly producer: KafkaProducer;
+  private connecting: Promise<void> | undefined;
+
+  constructor(opts: EmitterKafkaOptions) {
+    const kafka = new Kafka({
+      clientId: opts.clientId,
+      brokers: opts.brokers,
+      connectionTimeout: 3_000,
+      requestTimeout: 10_000,
+      retry: { initialRetryTime: 100, maxRetryTime: 5_000, retries: 5 },
+      // kafkajs logs to stdout by default, which is the protocol channel of a stdio MCP server.
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry) => {
+        const { message, ...fields } = entry.log;
+        // Our delivery loop retries the batch itself, with the same producer id and sequence numbers.
+        if (message.startsWith("Limiting retries for the idempotent producer")) return;
+        const log = { component: "kafkajs", namespace: entry.namespace, ...fields };
+        if (entry.level <= logLevel.ERROR) opts.logger.error(log, message);
+        else opts.logger.warn(log, message);
+      },
+    });
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 5,
+      allowAutoTopicCreation: true,
+      // Bounded, so a request against a dead broker fails and the delivery loop takes over.
+      retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 },
+    });
+  }
+
+  async send(messages: OutMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.connect();
+    const byTopic = new Map<string, OutMessage[]>();
+    for (const m of messages) {
+      const list = byTopic.get(m.topic);
+      if (list) list.push(m);
+      else byTopic.set(m.topic, [m]);
+    }
+    await this.producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, ms]) => ({
+        topic,
+        messages: ms.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+      })),
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect();
+  }
+
+  private connect(): Promise<void> {
+    this.connecting ??= this.producer.connect().catch((err: unknown) => {
+      this.connecting = undefined;
+      throw err;
+    });
+    return this.connecting;
+  }
+}
