@@ -1,0 +1,194 @@
+import { createHash } from "node:crypto";
+import type { EventSource, OutboxEntry, PatternMark, StoredEvent } from "../../engine/group-state.js";
+import { OUTCOMES, type ToolCallEvent } from "../../events/schema.js";
+
+/**
+ * Compact encoding of stored events: a JSON array in a fixed order, no field names.
+ *
+ *   [seq, schemaId, source, event_id, timestamp, user_id, server, tool, method, outcome, ...extras]
+ *
+ * - `source`: 0 (none) | line number as [n] | [topic, partition, offset].
+ * - `user_id`: 0 when equal to the group's `user_id` value (grouping by user is the common case).
+ * - `method`: 0 for the default "tools/call"; `outcome`: index into OUTCOMES.
+ * - `extras`: values of the schema's paths, in schema order. Absent is `null`; trailing absent values
+ *   are cut. A present `null` (only possible inside arguments/result/labels) is listed, when there is
+ *   one, as one more trailing element `{"n":[indices]}` (never a valid value position: the array then
+ *   has exactly base + paths + 1 elements).
+ *
+ * A schema is the sorted list of extra paths; its id is a short hash, stored with the group so a
+ * pattern reload (new paths) never misreads events stored under the old schema.
+ */
+
+export const BASE_FIELDS = [
+  "event_id",
+  "timestamp",
+  "user_id",
+  "server",
+  "tool",
+  "method",
+  "outcome",
+  "schema_version",
+] as const;
+const BASE = 10;
+
+export interface Schema {
+  id: string;
+  paths: string[][];
+  /** Dotted form, for storing. */
+  dotted: string[];
+}
+
+export function schemaFor(fields: Iterable<string>): Schema {
+  const base = new Set<string>(BASE_FIELDS);
+  const all = [...new Set(fields)].filter((f) => f.length > 0 && !base.has(f)).sort();
+  // A path under another kept path is covered by it ("arguments" keeps "arguments.to").
+  const dotted = all.filter((p) => !all.some((q) => q !== p && p.startsWith(`${q}.`)));
+  return schemaOf(dotted);
+}
+
+export function schemaOf(dotted: string[]): Schema {
+  const id = createHash("sha1").update(JSON.stringify(dotted)).digest("base64url").slice(0, 8);
+  return { id, dotted, paths: dotted.map((p) => p.split(".")) };
+}
+
+export function encodeEvent(
+  stored: StoredEvent,
+  schema: Schema,
+  groupValues: Record<string, string>,
+): string {
+  const e = stored.event;
+  const out: unknown[] = [
+    stored.seq,
+    schema.id,
+    encodeSource(stored.source),
+    e.event_id,
+    e.timestamp,
+    groupValues.user_id === e.user_id ? 0 : e.user_id,
+    e.server,
+    e.tool,
+    e.method === "tools/call" ? 0 : e.method,
+    Math.max(0, OUTCOMES.indexOf(e.outcome)),
+  ];
+  const nulls: number[] = [];
+  let last = BASE - 1;
+  for (let i = 0; i < schema.paths.length; i++) {
+    const v = read(e, schema.paths[i]!);
+    if (v === undefined) {
+      out.push(null);
+      continue;
+    }
+    if (v === null) nulls.push(i);
+    out.push(v);
+    last = BASE + i;
+  }
+  if (nulls.length > 0) {
+    out.length = BASE + schema.paths.length;
+    out.push({ n: nulls });
+  } else {
+    out.length = last + 1;
+  }
+  return JSON.stringify(out);
+}
+
+export class DecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DecodeError";
+  }
+}
+
+export function decodeEvent(
+  raw: string,
+  schemas: ReadonlyMap<string, Schema>,
+  groupValues: Record<string, string>,
+): StoredEvent {
+  const a = JSON.parse(raw) as unknown[];
+  if (!Array.isArray(a) || a.length < BASE)
+    throw new DecodeError(`stored event is not an event array: ${raw}`);
+  const schema = schemas.get(a[1] as string);
+  if (!schema) throw new DecodeError(`stored event uses unknown schema ${String(a[1])}`);
+  const event: ToolCallEvent = {
+    event_id: a[3] as string,
+    timestamp: a[4] as number,
+    user_id: a[5] === 0 ? (groupValues.user_id ?? "") : (a[5] as string),
+    server: a[6] as string,
+    tool: a[7] as string,
+    method: a[8] === 0 ? "tools/call" : (a[8] as string),
+    outcome: OUTCOMES[a[9] as number] ?? "success",
+    schema_version: 1,
+  };
+  const n = schema.paths.length;
+  const nullsAt = a.length === BASE + n + 1 ? new Set((a[BASE + n] as { n: number[] }).n) : undefined;
+  for (let i = 0; i < n && BASE + i < a.length; i++) {
+    const v = a[BASE + i];
+    if (v === null && !nullsAt?.has(i)) continue;
+    write(event, schema.paths[i]!, v);
+  }
+  const stored: StoredEvent = { seq: a[0] as number, event };
+  const source = decodeSource(a[2]);
+  if (source) stored.source = source;
+  return stored;
+}
+
+function encodeSource(s: EventSource | undefined): unknown {
+  if (!s) return 0;
+  if ("line" in s) return [s.line];
+  return [s.topic, s.partition, s.offset];
+}
+
+function decodeSource(v: unknown): EventSource | undefined {
+  if (!Array.isArray(v)) return undefined;
+  if (v.length === 1) return { line: v[0] as number };
+  return { topic: v[0] as string, partition: v[1] as number, offset: v[2] as string };
+}
+
+function read(e: ToolCallEvent, keys: readonly string[]): unknown {
+  let v: unknown = e;
+  for (const k of keys) {
+    if (typeof v !== "object" || v === null || Array.isArray(v) || !Object.hasOwn(v, k)) return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  return v;
+}
+
+function write(e: ToolCallEvent, keys: readonly string[], value: unknown): void {
+  let o = e as unknown as Record<string, unknown>;
+  for (let i = 0; i < keys.length - 1; i++) {
+    const k = keys[i]!;
+    let next = Object.hasOwn(o, k) ? o[k] : undefined;
+    if (typeof next !== "object" || next === null) {
+      next = {};
+      Object.defineProperty(o, k, { value: next, enumerable: true, writable: true, configurable: true });
+    }
+    o = next as Record<string, unknown>;
+  }
+  // defineProperty, not assignment: a stored key named "__proto__" stays a plain own property.
+  Object.defineProperty(o, keys[keys.length - 1]!, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
+
+/** Marks: "consumed|lastAlert" with lastAlert empty for null. */
+export function encodeMark(m: PatternMark): string {
+  return `${m.consumed}|${m.lastAlert ?? ""}`;
+}
+
+export function decodeMark(raw: string): PatternMark {
+  const [c, l] = raw.split("|");
+  return { consumed: Number(c), lastAlert: l === undefined || l === "" ? null : Number(l) };
+}
+
+export function encodeOutbox(o: OutboxEntry): string {
+  return JSON.stringify(o.source ? [o.alerts, encodeSource(o.source)] : [o.alerts]);
+}
+
+export function decodeOutbox(raw: string): OutboxEntry {
+  const a = JSON.parse(raw) as [OutboxEntry["alerts"], unknown?];
+  const entry: OutboxEntry = { alerts: a[0] };
+  const source = decodeSource(a[1]);
+  if (source) entry.source = source;
+  return entry;
+}

@@ -1,0 +1,435 @@
+import { randomBytes } from "node:crypto";
+import type { ChainableCommander } from "ioredis";
+import { Redis } from "ioredis";
+import { emptyChanges, type GroupState, newGroupState, type StoredEvent } from "../../engine/group-state.js";
+import {
+  type GroupRef,
+  type LoadedBatch,
+  type SaveBatch,
+  StateConflictError,
+  type StateStore,
+  StateUnavailableError,
+} from "../store.js";
+import {
+  decodeEvent,
+  decodeMark,
+  decodeOutbox,
+  encodeEvent,
+  encodeMark,
+  encodeOutbox,
+  type Schema,
+  schemaFor,
+  schemaOf,
+} from "./codec.js";
+import { batchMarkerKey, type GroupKeys, groupKeys, seenMember, seenShardKey, seenShardOf } from "./keys.js";
+import { ADD_SEEN, APPLY_GROUP, READ_GROUP } from "./scripts.js";
+
+export interface RedisStoreOptions {
+  /** A client (not closed by `close`) or a URL (the store creates a fail-fast client and owns it). */
+  redis: Redis | string;
+  /** Prefix of every key; deployments sharing a Redis use different prefixes. Default "cw:". */
+  prefix?: string;
+  /** Fields worth storing (`engine.storedFields`); the rest of an event is dropped. */
+  fields: ReadonlySet<string>;
+  /** The engine's window: group keys live this long (plus slack) after their last write. */
+  retentionMs: number;
+  /** Added to the retention for key TTLs (processing time). Default 5 min. */
+  ttlSlackMs?: number;
+  /** Seen ids are kept this long of event time behind the newest id of their shard. Default 24 h. */
+  seenTtlMs?: number;
+  /** Outbox entries (alerts of an event, for re-delivery after a crash) live this long. Default 24 h. */
+  outboxTtlMs?: number;
+  /** Sorted sets the seen ids are spread over (one Cluster slot each). Default 16. */
+  seenShards?: number;
+  /** Most seen ids kept overall (oldest dropped first, counted). Default 2 000 000. */
+  maxSeenIds?: number;
+  /** For an owned client: how long connecting and each command may take. Defaults 2 s and 5 s. */
+  connectTimeoutMs?: number;
+  commandTimeoutMs?: number;
+  /** Processing time, for outbox expiry (tests). */
+  now?: () => number;
+}
+
+export interface RedisStoreStats {
+  /** Requests sent to Redis and answered (a pipeline counts once). */
+  roundTrips: number;
+  /** Seen ids dropped by the `maxSeenIds` bound before their TTL. */
+  seenIdsDropped: number;
+  conflicts: number;
+}
+
+interface ScriptCommands {
+  cwReadGroup(k1: string, k2: string, k3: string, k4: string, outboxSince: number): ChainableCommander;
+  cwApplyGroup(...args: Array<string | number>): ChainableCommander;
+  cwAddSeen(...args: Array<string | number>): ChainableCommander;
+}
+
+type ReadReply = [number, string[], string[], string[], string[]];
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+/**
+ * Group state in Redis: one pipeline to load a batch, one to save it, whatever its size. Each group
+ * is saved by one Lua script (atomic, version-checked); seen ids are written last in the same
+ * pipeline and skipped when any group of the batch conflicted. Layout: docs/state.md.
+ */
+export class RedisStore implements StateStore {
+  readonly redis: Redis;
+  private readonly owned: boolean;
+  private readonly prefix: string;
+  private readonly schema: Schema;
+  private readonly schemas = new Map<string, Schema>();
+  private readonly keyTtlMs: number;
+  private readonly seenTtlMs: number;
+  private readonly outboxTtlMs: number;
+  private readonly seenShards: number;
+  private readonly maxSeenPerShard: number;
+  private readonly connectTimeoutMs: number;
+  private readonly now: () => number;
+  /** Raw stored form of each loaded or saved event, so an eviction removes exactly that entry. */
+  private readonly raw = new WeakMap<StoredEvent, string>();
+  private readonly counters: RedisStoreStats = { roundTrips: 0, seenIdsDropped: 0, conflicts: 0 };
+  private lastError: Error | undefined;
+
+  constructor(opts: RedisStoreOptions) {
+    this.prefix = opts.prefix ?? "cw:";
+    if (!(opts.retentionMs >= 0))
+      throw new RangeError(`RedisStore: retentionMs must be >= 0, got ${opts.retentionMs}`);
+    this.keyTtlMs = Math.max(1, Math.ceil(opts.retentionMs + (opts.ttlSlackMs ?? 5 * MINUTE)));
+    this.seenTtlMs = positive(opts.seenTtlMs ?? DAY, "seenTtlMs");
+    this.outboxTtlMs = positive(opts.outboxTtlMs ?? DAY, "outboxTtlMs");
+    this.seenShards = Math.floor(positive(opts.seenShards ?? 16, "seenShards"));
+    this.maxSeenPerShard = Math.ceil(positive(opts.maxSeenIds ?? 2_000_000, "maxSeenIds") / this.seenShards);
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 2000;
+    this.now = opts.now ?? Date.now;
+    this.schema = schemaFor(opts.fields);
+    this.schemas.set(this.schema.id, this.schema);
+
+    if (typeof opts.redis === "string") {
+      this.owned = true;
+      this.redis = new Redis(opts.redis, {
+        lazyConnect: true,
+        // Fail fast: no queueing while disconnected, one retry per command, bounded waits.
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: this.connectTimeoutMs,
+        commandTimeout: opts.commandTimeoutMs ?? 5000,
+        retryStrategy: (times) => Math.min(times * 200, 2000),
+      });
+    } else {
+      this.owned = false;
+      this.redis = opts.redis;
+    }
+    this.redis.on("error", (err: Error) => {
+      this.lastError = err;
+    });
+    this.redis.defineCommand("cwReadGroup", { lua: READ_GROUP, numberOfKeys: 4, readOnly: true });
+    this.redis.defineCommand("cwApplyGroup", { lua: APPLY_GROUP, numberOfKeys: 5 });
+    this.redis.defineCommand("cwAddSeen", { lua: ADD_SEEN, numberOfKeys: 2 });
+  }
+
+  stats(): RedisStoreStats {
+    return { ...this.counters };
+  }
+
+  /** Requests answered by Redis so far (a pipeline counts once). */
+  get roundTrips(): number {
+    return this.counters.roundTrips;
+  }
+
+  async load(refs: GroupRef[], eventIds: string[]): Promise<LoadedBatch> {
+    const unique = new Map<string, GroupRef>();
+    for (const ref of refs) if (!unique.has(ref.key)) unique.set(ref.key, ref);
+    const ids = [...new Set(eventIds)];
+    const members = ids.map(seenMember);
+    const byShard = this.byShard(members);
+
+    const p = this.redis.pipeline();
+    const cmd = p as unknown as ScriptCommands;
+    const outboxSince = this.now() - this.outboxTtlMs;
+    for (const ref of unique.values()) {
+      const k = groupKeys(this.prefix, ref.key);
+      cmd.cwReadGroup(k.meta, k.events, k.outbox, k.outboxIndex, outboxSince);
+    }
+    for (const [shard, ms] of byShard) p.zmscore(seenShardKey(this.prefix, shard), ...ms);
+    const replies = await this.exec(p);
+
+    const groups = new Map<string, GroupState>();
+    let i = 0;
+    for (const ref of unique.values()) groups.set(ref.key, this.toState(ref, replies[i++] as ReadReply));
+    const seenMembers = new Set<string>();
+    for (const [, ms] of byShard) {
+      const scores = replies[i++] as Array<string | null>;
+      ms.forEach((m, j) => {
+        if (scores[j] !== null) seenMembers.add(m);
+      });
+    }
+    const seen = new Set<string>();
+    ids.forEach((id, j) => {
+      if (seenMembers.has(members[j]!)) seen.add(id);
+    });
+    return { groups, seen };
+  }
+
+  async save(batch: SaveBatch): Promise<void> {
+    const marker = batchMarkerKey(this.prefix, randomBytes(9).toString("base64url"));
+    const p = this.redis.pipeline();
+    const cmd = p as unknown as ScriptCommands;
+    const now = this.now();
+    const pending: Array<{ state: GroupState; added: Array<string | undefined> }> = [];
+    for (const state of batch.groups) {
+      const k = groupKeys(this.prefix, state.key);
+      const { args, added } = this.applyArgs(state, k, marker, now);
+      cmd.cwApplyGroup(...args);
+      pending.push({ state, added });
+    }
+    // Last: recorded only if every group above was saved (the marker is set on any conflict).
+    const seenShards = this.seenArgs(batch.seen);
+    for (const [shard, pairs] of seenShards) {
+      cmd.cwAddSeen(
+        seenShardKey(this.prefix, shard),
+        marker,
+        this.seenTtlMs,
+        this.maxSeenPerShard,
+        this.seenTtlMs + this.keyTtlMs,
+        ...pairs,
+      );
+    }
+    if (pending.length === 0 && seenShards.size === 0) return;
+    const replies = await this.exec(p);
+
+    const conflicts: string[] = [];
+    pending.forEach(({ state, added }, j) => {
+      const [ok, version] = replies[j] as [number, number];
+      if (ok !== 1) {
+        conflicts.push(state.key);
+        return;
+      }
+      state.version = version;
+      state.changes.added.forEach((ev, n) => {
+        const r = added[n];
+        if (r !== undefined) this.raw.set(ev, r);
+      });
+      state.changes = emptyChanges();
+    });
+    for (let j = pending.length; j < replies.length; j++) {
+      const dropped = replies[j] as number;
+      if (dropped > 0) this.counters.seenIdsDropped += dropped;
+    }
+    if (conflicts.length > 0) {
+      this.counters.conflicts += conflicts.length;
+      throw new StateConflictError(conflicts);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.ensureReady();
+    try {
+      await this.redis.ping();
+      this.counters.roundTrips++;
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.owned) return;
+    if (this.redis.status === "end") return;
+    try {
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+
+  /** Deletes every key under this store's prefix (tests and benches). SCAN, so not for production. */
+  async deleteAll(): Promise<number> {
+    await this.ensureReady();
+    let deleted = 0;
+    const stream = this.redis.scanStream({ match: `${this.prefix}*`, count: 1000 });
+    for await (const keys of stream as AsyncIterable<string[]>) {
+      if (keys.length > 0) deleted += await this.redis.unlink(...keys);
+    }
+    return deleted;
+  }
+
+  private toState(ref: GroupRef, reply: ReadReply): GroupState {
+    const [version, metaFlat, events, outboxIds, outboxValues] = reply;
+    const state = newGroupState(ref.key, ref.groupingId, { ...ref.values });
+    state.version = version;
+    if (version === 0) return state;
+    const schemas = new Map(this.schemas);
+    for (let j = 0; j < metaFlat.length; j += 2) {
+      const field = metaFlat[j]!;
+      const value = metaFlat[j + 1]!;
+      if (field === "n") state.nextSeq = Number(value);
+      else if (field === "t") state.newest = Number(value);
+      else if (field === "k" && value !== ref.key)
+        throw new Error(`Redis key collision: ${ref.key} and ${value} share a hash tag`);
+      else if (field.startsWith("p:")) state.marks.set(field.slice(2), decodeMark(value));
+      else if (field.startsWith("f:") && !schemas.has(field.slice(2))) {
+        const s = schemaOf(JSON.parse(value) as string[]);
+        schemas.set(s.id, s);
+        this.schemas.set(s.id, s);
+      }
+    }
+    const bySeq = new Map<number, StoredEvent>();
+    for (const r of events) {
+      const ev = decodeEvent(r, schemas, state.values);
+      this.raw.set(ev, r);
+      bySeq.set(ev.seq, ev);
+    }
+    state.events = [...bySeq.values()].sort((a, b) => a.event.timestamp - b.event.timestamp || a.seq - b.seq);
+    outboxIds.forEach((id, j) => {
+      const v = outboxValues[j];
+      if (v) state.outbox.set(id, decodeOutbox(v));
+    });
+    return state;
+  }
+
+  private applyArgs(
+    state: GroupState,
+    k: GroupKeys,
+    marker: string,
+    now: number,
+  ): { args: Array<string | number>; added: Array<string | undefined> } {
+    const c = state.changes;
+    // An event added and evicted within the same batch never reaches Redis.
+    const evictedNow = new Set(c.evicted);
+    const added = c.added.map((ev) =>
+      evictedNow.has(ev) ? undefined : encodeEvent(ev, this.schema, state.values),
+    );
+    const addedSet = new Set(c.added);
+    const evicted = c.evicted
+      .filter((ev) => !addedSet.has(ev))
+      .map((ev) => this.raw.get(ev) ?? encodeEvent(ev, this.schema, state.values));
+    const adds = added.filter((r): r is string => r !== undefined);
+    const marks: string[] = [];
+    for (const id of c.marks) {
+      const m = state.marks.get(id);
+      if (m) marks.push(id, encodeMark(m));
+    }
+    const outbox: string[] = [];
+    for (const id of c.outbox) {
+      const o = state.outbox.get(id);
+      if (o) outbox.push(id, encodeOutbox(o));
+    }
+    const args: Array<string | number> = [
+      k.meta,
+      k.events,
+      k.outbox,
+      k.outboxIndex,
+      marker,
+      state.version,
+      this.keyTtlMs,
+      this.outboxTtlMs,
+      now,
+      state.nextSeq,
+      Number.isFinite(state.newest) ? state.newest : "",
+      state.key,
+      this.schema.id,
+      JSON.stringify(this.schema.dotted),
+      adds.length,
+      evicted.length,
+      marks.length / 2,
+      outbox.length / 2,
+      ...adds,
+      ...evicted,
+      ...marks,
+      ...outbox,
+    ];
+    return { args, added };
+  }
+
+  private seenArgs(seen: SaveBatch["seen"]): Map<number, Array<string | number>> {
+    const out = new Map<number, Array<string | number>>();
+    for (const { id, timestamp } of seen) {
+      const m = seenMember(id);
+      const shard = seenShardOf(m, this.seenShards);
+      let a = out.get(shard);
+      if (!a) out.set(shard, (a = []));
+      a.push(timestamp, m);
+    }
+    return out;
+  }
+
+  private byShard(members: string[]): Map<number, string[]> {
+    const out = new Map<number, string[]>();
+    for (const m of members) {
+      const shard = seenShardOf(m, this.seenShards);
+      let a = out.get(shard);
+      if (!a) out.set(shard, (a = []));
+      a.push(m);
+    }
+    return out;
+  }
+
+  /** Runs a pipeline: one round trip. Any failed command fails the call (nothing is half-applied per group). */
+  private async exec(p: ChainableCommander): Promise<unknown[]> {
+    await this.ensureReady();
+    let results: Array<[Error | null, unknown]> | null;
+    try {
+      results = await p.exec();
+    } catch (err) {
+      throw unavailable(err);
+    }
+    this.counters.roundTrips++;
+    if (!results) throw new StateUnavailableError("Redis pipeline was discarded");
+    const failed = results.find(([err]) => err);
+    if (failed) throw unavailable(failed[0]);
+    return results.map(([, v]) => v);
+  }
+
+  private async ensureReady(): Promise<void> {
+    const r = this.redis;
+    if (r.status === "ready") return;
+    if (r.status === "end" || r.status === "close") {
+      if (!this.owned || r.status === "end")
+        throw new StateUnavailableError(`Redis connection is ${r.status}`);
+    }
+    if (r.status === "wait") r.connect().catch(() => {});
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        r.off("ready", onReady);
+        r.off("error", onError);
+        r.off("end", onEnd);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onReady = () => done();
+      const onError = (err: Error) => done(unavailable(err));
+      const onEnd = () => done(new StateUnavailableError("Redis connection ended"));
+      const timer = setTimeout(
+        () =>
+          done(
+            new StateUnavailableError(`Redis not ready after ${this.connectTimeoutMs} ms`, {
+              cause: this.lastError,
+            }),
+          ),
+        this.connectTimeoutMs,
+      );
+      r.on("ready", onReady);
+      r.on("error", onError);
+      r.on("end", onEnd);
+    });
+  }
+}
+
+/** Redis replies that mean "not now" rather than "wrong request": the caller may retry. */
+const TRANSIENT_REPLY = /^(OOM|READONLY|LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK)\b/;
+
+function unavailable(err: unknown): Error {
+  if (err instanceof StateUnavailableError || err instanceof StateConflictError) return err;
+  if (err instanceof Error && err.name === "ReplyError" && !TRANSIENT_REPLY.test(err.message)) {
+    return new Error(`Redis rejected a state command: ${err.message}`, { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new StateUnavailableError(`Redis unavailable: ${message}`, { cause: err });
+}
+
+function positive(n: number, name: string): number {
+  if (!(n > 0)) throw new RangeError(`RedisStore: ${name} must be > 0, got ${n}`);
+  return n;
+}
