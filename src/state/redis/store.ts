@@ -347,8 +347,8 @@ export class RedisStore implements StateStore {
     for (const { id, timestamp } of seen) {
       const m = seenMember(id);
       const shard = seenShardOf(m, this.seenShards);
-      let a = out.get(shard);
-      if (!a) out.set(shard, (a = []));
+      const a = out.get(shard) ?? [];
+      if (a.length === 0) out.set(shard, a);
       a.push(timestamp, m);
     }
     return out;
@@ -358,8 +358,8 @@ export class RedisStore implements StateStore {
     const out = new Map<number, string[]>();
     for (const m of members) {
       const shard = seenShardOf(m, this.seenShards);
-      let a = out.get(shard);
-      if (!a) out.set(shard, (a = []));
+      const a = out.get(shard) ?? [];
+      if (a.length === 0) out.set(shard, a);
       a.push(m);
     }
     return out;
