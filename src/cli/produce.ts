@@ -1,7 +1,107 @@
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import type { CliContext } from "./errors.js";
+import { KEYS } from "../config/keys.js";
+import { DEFAULT_MAX_EVENT_BYTES, parseEvent } from "../events/parse.js";
+import { createKafka } from "../stream/kafkajs/client.js";
+import { KafkajsProducer } from "../stream/kafkajs/producer.js";
+import type { OutMessage } from "../stream/port.js";
+import { createLogger } from "../telemetry/logger.js";
+import { type CliContext, UsageError } from "./errors.js";
 
-// Placeholder until the command lands; see shared/spec/cli.md.
-export function registerProduce(program: Command, _ctx: CliContext): void {
-  program.command("produce").description("(not yet implemented)");
+const BATCH = 1000;
+
+export function registerProduce(program: Command, ctx: CliContext): void {
+  program
+    .command("produce")
+    .description(
+      "Send JSONL events to Kafka, keyed by user_id (demos, load tests, back-fills). Brokers from " +
+        "CHAINWATCH_KAFKA_BROKERS, topic from --topic or CHAINWATCH_INPUT_TOPIC. Invalid lines are " +
+        "reported with their line number on stderr and skipped.",
+    )
+    .requiredOption("--input <file>", "JSONL file of events, or - for stdin")
+    .option("--topic <topic>", "topic to send to (default: CHAINWATCH_INPUT_TOPIC or mcp.tool-calls)")
+    .action(async (opts: { input: string; topic?: string }, cmd: Command) => {
+      const { logLevel } = cmd.optsWithGlobals<{ logLevel: string }>();
+      ctx.setExitCode(await produce({ input: opts.input, topic: opts.topic, logLevel }));
+    });
+}
+
+/** Reads the env settings `produce` shares with `run`, validated with the same rules. */
+function settings(topicFlag: string | undefined): { brokers: string[]; topic: string } {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const path of ["kafka.brokers", "kafka.inputTopic"]) {
+    const key = KEYS.find((k) => k.path === path)!;
+    const raw = path === "kafka.inputTopic" && topicFlag !== undefined ? topicFlag : process.env[key.env];
+    const value = raw !== undefined && raw !== "" ? key.fromEnv(raw) : key.fallback;
+    const checked = key.schema.safeParse(value);
+    if (checked.success) out[path] = checked.data;
+    else
+      problems.push(
+        `${path === "kafka.inputTopic" && topicFlag !== undefined ? "--topic" : key.env}: ${checked.error.issues[0]?.message}, got ${JSON.stringify(raw)}`,
+      );
+  }
+  if (problems.length) throw new UsageError(problems.join("\n"));
+  return { brokers: out["kafka.brokers"] as string[], topic: out["kafka.inputTopic"] as string };
+}
+
+export async function produce(opts: { input: string; topic?: string; logLevel: string }): Promise<number> {
+  const { brokers, topic } = settings(opts.topic);
+  const logger = createLogger(opts.logLevel, { command: "produce" });
+  const input = opts.input === "-" ? process.stdin : createReadStream(opts.input);
+  const opened = new Promise<void>((resolve, reject) => {
+    if (opts.input === "-") resolve();
+    input.once("open", () => resolve());
+    input.once("error", (err: Error) => reject(new UsageError(`--input ${opts.input}: ${err.message}`)));
+  });
+  await opened;
+
+  const producer = await KafkajsProducer.connect(
+    createKafka({ brokers, clientId: "chainwatch-produce" }, logger),
+  );
+  let sent = 0;
+  let invalid = 0;
+  let lineNo = 0;
+  let pending: OutMessage[] = [];
+  const started = Date.now();
+  let lastProgress = started;
+  const flush = async () => {
+    if (!pending.length) return;
+    const batch = pending;
+    pending = [];
+    await producer.send(batch);
+    sent += batch.length;
+    if (Date.now() - lastProgress >= 1000) {
+      lastProgress = Date.now();
+      logger.info(
+        { sent, invalid, eventsPerSecond: Math.round(sent / ((lastProgress - started) / 1000)) },
+        "progress",
+      );
+    }
+  };
+  try {
+    for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+      lineNo++;
+      if (line.trim() === "") continue;
+      const parsed = parseEvent(line, { maxBytes: DEFAULT_MAX_EVENT_BYTES });
+      if (!parsed.ok) {
+        invalid++;
+        logger.warn({ line: lineNo, reason: parsed.reason }, `line ${lineNo}: ${parsed.reason} (skipped)`);
+        continue;
+      }
+      // The original bytes go out, not the normalised event: the service validates them itself.
+      pending.push({ topic, key: parsed.event.user_id, value: line });
+      if (pending.length >= BATCH) await flush();
+    }
+    await flush();
+  } finally {
+    await producer.close();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  logger.info(
+    { sent, invalid, topic, seconds, eventsPerSecond: Math.round(sent / Math.max(seconds, 0.001)) },
+    "done",
+  );
+  return 0;
 }

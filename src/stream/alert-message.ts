@@ -1,3 +1,4 @@
+import { encodeAlert, traceparentOf } from "../alerts/build.js";
 import type { Alert } from "../alerts/types.js";
 import type { ToolCallEvent } from "../events/schema.js";
 import type { Headers, InMessage, OutMessage } from "./port.js";
@@ -12,14 +13,13 @@ export function alertKey(alert: Alert): string {
 
 /** W3C traceparent of the call an event records, when it carries trace context. */
 export function traceparentOfEvent(event: ToolCallEvent | undefined): string | undefined {
-  if (!event?.trace_id || !event.span_id) return undefined;
-  return `00-${event.trace_id}-${event.span_id}-01`;
+  return event ? traceparentOf(event) : undefined;
 }
 
 /** An alert as a Kafka record: JSON value, CloudEvents 1.0 binary-mode headers (alerts.md). */
 export function alertMessage(
   alert: Alert,
-  opts: { topic: string; source: string; traceparent?: string; encode?: (a: Alert) => string },
+  opts: { topic: string; source: string; traceparent?: string },
 ): OutMessage {
   const key = alertKey(alert);
   const headers: Headers = {
@@ -34,7 +34,7 @@ export function alertMessage(
     severity: alert.pattern.severity,
   };
   if (opts.traceparent) headers.traceparent = opts.traceparent;
-  return { topic: opts.topic, key, value: (opts.encode ?? JSON.stringify)(alert), headers };
+  return { topic: opts.topic, key, value: encodeAlert(alert), headers };
 }
 
 /** An invalid input message, unchanged, with why and where it came from. */

@@ -54,7 +54,6 @@ export interface PipelineDeps {
   sink: TransactionalSink;
   processBatch: ProcessBatch;
   logger: Logger;
-  encodeAlert?: (alert: Alert) => string;
   metrics?: StreamMetrics;
   fault?: FaultHook;
 }
@@ -173,7 +172,6 @@ export class Pipeline {
             topic: this.opts.alertTopic,
             source: this.source,
             traceparent,
-            encode: this.deps.encodeAlert,
           }),
         );
       }
