@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { alertSchema } from "./alerts/schema.js";
 import { eventSchema } from "./events/schema.js";
 
 /**
@@ -8,6 +9,7 @@ import { eventSchema } from "./events/schema.js";
  */
 const registry = {
   event: eventSchema,
+  alert: alertSchema,
 } as const satisfies Record<string, z.ZodType>;
 
 export const SCHEMA_NAMES = Object.keys(registry) as Array<keyof typeof registry>;

@@ -1,0 +1,208 @@
+import { buildAlert } from "../alerts/build.js";
+import type { Alert } from "../alerts/types.js";
+import type { ToolCallEvent } from "../events/schema.js";
+import type { PatternSet } from "../patterns/compiled.js";
+import type { GroupRef } from "../state/store.js";
+import type { DetectorOptions, Engine, EventOutcome } from "./api.js";
+import { Classifier, Dispatcher, type WhereEntry } from "./dispatch.js";
+import { GroupIndex } from "./group-index.js";
+import type { EventSource, GroupState, StoredEvent } from "./group-state.js";
+import { Grouping } from "./grouping.js";
+import { findMatch } from "./matcher.js";
+import { insertSorted } from "./order.js";
+import { type PatternPlan, planPattern } from "./plan.js";
+
+export const DEFAULT_MAX_EVENTS_PER_GROUP = 10_000;
+
+/** Fields every alert reads from a stored event, besides what the patterns read. */
+const ALERT_FIELDS = [
+  "event_id",
+  "timestamp",
+  "server",
+  "tool",
+  "session_id",
+  "agent_id",
+  "trace_id",
+  "span_id",
+];
+
+interface GroupingRuntime {
+  grouping: Grouping;
+  plans: PatternPlan[];
+  dispatcher: Dispatcher;
+}
+
+const NOTHING: EventOutcome = Object.freeze({
+  status: "ok",
+  alerts: Object.freeze([]) as unknown as Alert[],
+  evicted: 0,
+});
+
+/**
+ * The detection engine (patterns.md "Matching semantics", docs/semantics.md): pure, no I/O. Patterns
+ * are planned and indexed once at construction; per event only the `where`s its tool and categories
+ * admit are evaluated, once, and the search runs only for patterns with a step the event satisfies.
+ */
+export class Detector implements Engine {
+  readonly storedFields: ReadonlySet<string>;
+  readonly retentionMs: number;
+  private readonly runtimes = new Map<string, GroupingRuntime>();
+  private readonly groupingList: Grouping[] = [];
+  private readonly classifier: Classifier;
+  private readonly maxEvents: number;
+  private readonly now: () => number;
+  private readonly indexes = new WeakMap<GroupState, GroupIndex>();
+
+  constructor(
+    readonly set: PatternSet,
+    opts: DetectorOptions = {},
+  ) {
+    this.retentionMs = set.retentionMs;
+    this.maxEvents = opts.maxEventsPerGroup ?? DEFAULT_MAX_EVENTS_PER_GROUP;
+    if (!(this.maxEvents >= 1)) throw new RangeError(`maxEventsPerGroup must be >= 1, got ${this.maxEvents}`);
+    this.now = opts.now ?? Date.now;
+    this.classifier = new Classifier(set.taxonomy);
+
+    const byGrouping = new Map<string, PatternSet["patterns"]>();
+    for (const p of set.patterns) {
+      const list = byGrouping.get(p.groupingId) ?? [];
+      list.push(p);
+      byGrouping.set(p.groupingId, list);
+    }
+    const fields = new Set<string>([...ALERT_FIELDS, "categories", "user_id"]);
+    for (const [id, patterns] of byGrouping) {
+      const grouping = new Grouping(id, patterns[0]!.groupBy);
+      const plans = patterns.map((p, i) => planPattern(p, i));
+      this.runtimes.set(id, { grouping, plans, dispatcher: new Dispatcher(plans) });
+      this.groupingList.push(grouping);
+      for (const p of patterns) {
+        for (const f of p.fields) fields.add(f);
+        for (const g of p.groupBy) fields.add(g.split(".")[0]!);
+      }
+    }
+    this.storedFields = fields;
+  }
+
+  groupsOf(event: ToolCallEvent): GroupRef[] {
+    const refs: GroupRef[] = [];
+    for (const g of this.groupingList) {
+      const ref = g.refOf(event);
+      if (ref) refs.push(ref);
+    }
+    return refs;
+  }
+
+  onEvent(state: GroupState, event: ToolCallEvent, source?: EventSource): EventOutcome {
+    const rt = this.runtimes.get(state.groupingId);
+    const index = rt ? this.indexFor(state, rt) : undefined;
+    const id = event.event_id;
+    if (state.outbox.has(id) || index?.ids.has(id)) return NOTHING;
+    const ts = event.timestamp;
+    if (ts < state.newest - this.retentionMs) return { status: "too_late", alerts: [], evicted: 0 };
+    if (ts > state.newest) state.newest = ts;
+    if (!rt || !index) return NOTHING;
+
+    const hits = rt.dispatcher.evaluate(event, this.classifier.classify(event));
+    let stored: StoredEvent | undefined;
+    if (hits.length > 0) {
+      stored =
+        source === undefined ? { seq: state.nextSeq++, event } : { seq: state.nextSeq++, event, source };
+      insertSorted(state.events, stored);
+      state.changes.added.push(stored);
+      index.add(
+        stored,
+        hits.map((h) => h.id),
+      );
+    }
+    const evicted = this.trim(state, index);
+    index.markSynced(state);
+    if (!stored || !index.ids.has(id)) return evicted ? { status: "ok", alerts: [], evicted } : NOTHING;
+
+    const alerts = this.search(state, rt, index, stored, hits);
+    if (alerts.length > 0) {
+      state.outbox.set(id, source === undefined ? { alerts } : { source, alerts });
+      state.changes.outbox.push(id);
+    }
+    return alerts.length || evicted ? { status: "ok", alerts, evicted } : NOTHING;
+  }
+
+  /** Drops events older than the window, then the oldest beyond the bound; returns the bound's count. */
+  private trim(state: GroupState, index: GroupIndex): number {
+    const events = state.events;
+    const cutoff = state.newest - this.retentionMs;
+    let old = 0;
+    while (old < events.length && events[old]!.event.timestamp < cutoff) old++;
+    const over = Math.max(0, events.length - old - this.maxEvents);
+    const drop = old + over;
+    if (drop === 0) return 0;
+    const removed = events.splice(0, drop);
+    const added = state.changes.added;
+    for (const ev of removed) {
+      index.remove(ev);
+      // An event added and dropped within the same batch never reaches the store.
+      const i = added.lastIndexOf(ev);
+      if (i >= 0) added.splice(i, 1);
+      else state.changes.evicted.push(ev);
+    }
+    return over;
+  }
+
+  private search(
+    state: GroupState,
+    rt: GroupingRuntime,
+    index: GroupIndex,
+    anchor: StoredEvent,
+    hits: WhereEntry[],
+  ): Alert[] {
+    let alerts: Alert[] | undefined;
+    let i = 0;
+    while (i < hits.length) {
+      const plan = hits[i]!.plan;
+      let mask = 0;
+      for (; i < hits.length && hits[i]!.plan === plan; i++) {
+        if (hits[i]!.kind === "step") mask |= 1 << hits[i]!.index;
+      }
+      if (mask === 0) continue;
+      const pattern = plan.pattern;
+      const mark = state.marks.get(pattern.id);
+      const consumed = mark ? mark.consumed : Number.NEGATIVE_INFINITY;
+      const eligibleFrom =
+        mark?.lastAlert != null ? mark.lastAlert + pattern.suppressMs : Number.NEGATIVE_INFINITY;
+      const stepIds = rt.dispatcher.stepEntry[plan.index]!;
+      const absentIds = rt.dispatcher.absentEntry[plan.index]!;
+      const found = findMatch({
+        plan,
+        steps: stepIds.map((e) => index.list(e)),
+        absents: absentIds.map((e) => index.list(e)),
+        anchor,
+        anchorMask: mask,
+        consumed,
+        eligibleFrom,
+      });
+      if (!found) continue;
+      const alert = buildAlert({ ...found, groupValues: state.values, trigger: anchor }, this.now());
+      state.marks.set(pattern.id, { consumed: found.lastSeen, lastAlert: found.lastSeen });
+      state.changes.marks.add(pattern.id);
+      alerts ??= [];
+      alerts.push(alert);
+    }
+    return alerts ?? [];
+  }
+
+  private indexFor(state: GroupState, rt: GroupingRuntime): GroupIndex {
+    const cached = this.indexes.get(state);
+    if (cached?.inSync(state)) return cached;
+    // A state loaded fresh (or changed outside the engine): index its events once.
+    const index = new GroupIndex();
+    for (const ev of state.events) {
+      const hits = rt.dispatcher.evaluate(ev.event, this.classifier.classify(ev.event));
+      index.add(
+        ev,
+        hits.map((h) => h.id),
+      );
+    }
+    index.markSynced(state);
+    this.indexes.set(state, index);
+    return index;
+  }
+}

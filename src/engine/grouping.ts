@@ -1,0 +1,51 @@
+import { compilePath, readPath } from "../events/path.js";
+import type { ToolCallEvent } from "../events/schema.js";
+import type { GroupRef } from "../state/store.js";
+
+/**
+ * A distinct `group_by` list. Group keys are stable across restarts and pattern-set changes (they
+ * name Redis keys): the default grouping `user_id` gives `u:<user id>`, any other
+ * `g:<grouping id>:<value>:…` with `\` and `:` escaped, so no two groups share a key.
+ */
+export class Grouping {
+  private readonly paths: string[][];
+  private readonly isUser: boolean;
+  private readonly prefix: string;
+
+  constructor(
+    readonly id: string,
+    readonly groupBy: string[],
+  ) {
+    this.paths = groupBy.map(compilePath);
+    this.isUser = groupBy.length === 1 && groupBy[0] === "user_id";
+    this.prefix = `g:${escapeKeyPart(id)}`;
+  }
+
+  /** The event's group in this grouping, or undefined when a field is missing or not a scalar. */
+  refOf(event: ToolCallEvent): GroupRef | undefined {
+    if (this.isUser) {
+      const id = event.user_id;
+      if (typeof id !== "string") return undefined;
+      return { key: `u:${id}`, groupingId: this.id, values: { user_id: id } };
+    }
+    const values: Record<string, string> = {};
+    let key = this.prefix;
+    for (let i = 0; i < this.paths.length; i++) {
+      const v = scalarString(readPath(event, this.paths[i]!));
+      if (v === undefined) return undefined;
+      values[this.groupBy[i]!] = v;
+      key += `:${escapeKeyPart(v)}`;
+    }
+    return { key, groupingId: this.id, values };
+  }
+}
+
+function scalarString(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  return undefined;
+}
+
+function escapeKeyPart(s: string): string {
+  return s.replace(/[\\:]/g, (c) => `\\${c}`);
+}

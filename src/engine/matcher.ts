@@ -1,0 +1,361 @@
+import type { Match } from "../alerts/types.js";
+import { readPath } from "../events/path.js";
+import type { CompiledJoin } from "../patterns/compiled.js";
+import type { StoredEvent } from "./group-state.js";
+import { compareStored, containsSorted, countBefore } from "./order.js";
+import type { PatternPlan } from "./plan.js";
+import { joinContains, joinEquals, jsonEqual } from "./values.js";
+
+/** What one search needs besides the plan: the group's candidate lists and marks. */
+export interface SearchInput {
+  plan: PatternPlan;
+  /** Per step, the stored events satisfying its `where`, sorted by (timestamp, seq). */
+  steps: ReadonlyArray<readonly StoredEvent[]>;
+  /** Per absent, the stored events satisfying its `where`, sorted. */
+  absents: ReadonlyArray<readonly StoredEvent[]>;
+  /** The arriving event; every match must contain it. */
+  anchor: StoredEvent;
+  /** Bit s set when the anchor satisfies step s. */
+  anchorMask: number;
+  /** Only events with timestamp > consumed may be used. */
+  consumed: number;
+  /** A match is eligible only when its latest timestamp >= this (last alert + suppress). */
+  eligibleFrom: number;
+}
+
+type Found = Omit<Match, "groupValues" | "trigger">;
+
+/**
+ * Backtracking temporal monomorphism, anchored on the arriving event (patterns.md rules 2–4,
+ * docs/semantics.md "which match is reported"). Single steps are assigned from the last step of the
+ * array to the first, candidates from latest to earliest; then count steps, each branching on its
+ * set's latest event and filling greedily downwards. The first full match found is the reported one.
+ */
+export function findMatch(input: SearchInput): Found | null {
+  const { plan, steps, anchor } = input;
+  if (anchor.event.timestamp <= input.consumed) return null;
+  const n = plan.stepCount;
+  for (let s = 0; s < n; s++) {
+    const min = plan.pattern.steps[s]!.count?.min ?? 1;
+    if (steps[s]!.length < min) return null;
+  }
+  return new Search(input).run();
+}
+
+class Search {
+  private readonly plan: PatternPlan;
+  private readonly n: number;
+  private readonly withinMs: number;
+  /** Assigned events per step (one for a single step), sorted ascending; undefined = unassigned. */
+  private readonly assigned: Array<StoredEvent[] | undefined>;
+  private readonly used = new Set<StoredEvent>();
+  /** suffixMask[k] = bits of the steps at search positions >= k. */
+  private readonly suffixMask: number[];
+  private anchorUsed = false;
+
+  constructor(private readonly input: SearchInput) {
+    this.plan = input.plan;
+    this.n = input.plan.stepCount;
+    this.withinMs = input.plan.pattern.withinMs;
+    this.assigned = new Array(this.n).fill(undefined);
+    const order = this.plan.searchOrder;
+    this.suffixMask = new Array(order.length + 1).fill(0);
+    for (let k = order.length - 1; k >= 0; k--)
+      this.suffixMask[k] = this.suffixMask[k + 1]! | (1 << order[k]!);
+  }
+
+  run(): Found | null {
+    if (!this.dfs(0)) return null;
+    const stepsOut = this.assigned.map((a) => a!);
+    let first = Number.POSITIVE_INFINITY;
+    let last = Number.NEGATIVE_INFINITY;
+    for (const ev of this.used) {
+      const ts = ev.event.timestamp;
+      if (ts < first) first = ts;
+      if (ts > last) last = ts;
+    }
+    return { pattern: this.plan.pattern, steps: stepsOut, firstSeen: first, lastSeen: last };
+  }
+
+  private dfs(k: number): boolean {
+    const order = this.plan.searchOrder;
+    if (k === order.length) return this.complete();
+    const { anchorMask } = this.input;
+    if (!this.anchorUsed && (anchorMask & this.suffixMask[k]!) === 0) return false;
+    const s = order[k]!;
+    // The anchor must go here when no later step can take it.
+    const forced = !this.anchorUsed && (anchorMask & this.suffixMask[k + 1]!) === 0;
+    return this.plan.isCount[s] ? this.assignCount(k, s, forced) : this.assignSingle(k, s, forced);
+  }
+
+  private complete(): boolean {
+    if (!this.anchorUsed) return false;
+    let last = Number.NEGATIVE_INFINITY;
+    for (const ev of this.used) if (ev.event.timestamp > last) last = ev.event.timestamp;
+    if (last < this.input.eligibleFrom) return false;
+    const absent = this.plan.pattern.absent;
+    for (let a = 0; a < absent.length; a++) if (!this.absentHolds(a, true)) return false;
+    return true;
+  }
+
+  /** Bounds for a candidate of step s from what is assigned. */
+  private bounds(s: number): Bounds {
+    const b: Bounds = {
+      loTs: this.input.consumed,
+      minTs: Number.NEGATIVE_INFINITY,
+      maxTs: Number.POSITIVE_INFINITY,
+      after: undefined,
+      before: undefined,
+    };
+    let gMin = Number.POSITIVE_INFINITY;
+    let gMax = Number.NEGATIVE_INFINITY;
+    for (const ev of this.used) {
+      const ts = ev.event.timestamp;
+      if (ts < gMin) gMin = ts;
+      if (ts > gMax) gMax = ts;
+    }
+    if (this.used.size > 0) {
+      b.minTs = gMax - this.withinMs;
+      b.maxTs = gMin + this.withinMs;
+    }
+    for (const t of this.plan.before[s]!) {
+      const set = this.assigned[t];
+      if (!set) continue;
+      const latest = set[set.length - 1]!;
+      if (!b.after || compareStored(latest, b.after) > 0) b.after = latest;
+    }
+    for (const t of this.plan.after[s]!) {
+      const set = this.assigned[t];
+      if (!set) continue;
+      const earliest = set[0]!;
+      if (!b.before || compareStored(earliest, b.before) < 0) b.before = earliest;
+    }
+    for (const { other, withinMs } of this.plan.spans[s]!) {
+      const set = this.assigned[other];
+      if (!set) continue;
+      b.minTs = Math.max(b.minTs, set[set.length - 1]!.event.timestamp - withinMs);
+      b.maxTs = Math.min(b.maxTs, set[0]!.event.timestamp + withinMs);
+    }
+    return b;
+  }
+
+  /** Index range [lo, hi) of `list` within the bounds. */
+  private range(list: readonly StoredEvent[], b: Bounds): [number, number] {
+    let hi = countBefore(list, b.maxTs, Number.POSITIVE_INFINITY);
+    if (b.before) hi = Math.min(hi, countBefore(list, b.before.event.timestamp, b.before.seq));
+    // Strictly above consumed and >= minTs, and strictly after `b.after`.
+    let lo = Math.max(
+      countBefore(list, b.loTs, Number.POSITIVE_INFINITY),
+      countBefore(list, b.minTs, Number.NEGATIVE_INFINITY),
+    );
+    if (b.after) lo = Math.max(lo, countBefore(list, b.after.event.timestamp, b.after.seq + 1));
+    return [lo, hi];
+  }
+
+  private inBounds(ev: StoredEvent, b: Bounds): boolean {
+    const ts = ev.event.timestamp;
+    if (ts <= b.loTs || ts < b.minTs || ts > b.maxTs) return false;
+    if (b.after && compareStored(ev, b.after) <= 0) return false;
+    if (b.before && compareStored(ev, b.before) >= 0) return false;
+    return true;
+  }
+
+  private assignSingle(k: number, s: number, forced: boolean): boolean {
+    const anchor = this.input.anchor;
+    const b = this.bounds(s);
+    if (forced) {
+      if (!this.inBounds(anchor, b)) return false;
+      return this.trySingle(k, s, anchor);
+    }
+    const list = this.input.steps[s]!;
+    const [lo, hi] = this.range(list, b);
+    for (let i = hi - 1; i >= lo; i--) {
+      const ev = list[i]!;
+      if (this.used.has(ev)) continue;
+      if (this.trySingle(k, s, ev)) return true;
+    }
+    return false;
+  }
+
+  private trySingle(k: number, s: number, ev: StoredEvent): boolean {
+    if (!this.joinsHold(s, ev)) return false;
+    const set = [ev];
+    this.place(s, set);
+    if (this.absentsHoldFor(s) && this.dfs(k + 1)) return true;
+    this.unplace(s, set);
+    return false;
+  }
+
+  private assignCount(k: number, s: number, forced: boolean): boolean {
+    const step = this.plan.pattern.steps[s]!;
+    const min = step.count!.min;
+    const distinct = step.count!.distinct;
+    const anchor = this.input.anchor;
+    const list = this.input.steps[s]!;
+    const b = this.bounds(s);
+    const [lo, hi] = this.range(list, b);
+    const anchorHere =
+      !this.anchorUsed &&
+      (this.input.anchorMask & (1 << s)) !== 0 &&
+      this.inBounds(anchor, b) &&
+      this.joinsHold(s, anchor);
+    if (forced && !anchorHere) return false;
+    // The anchor may also fit a later count step: then try this step without it as well.
+    const options = anchorHere ? (forced ? [true] : [true, false]) : [false];
+    for (let i = hi - 1; i >= lo; i--) {
+      const latest = list[i]!;
+      if (i - lo + 1 < min) return false;
+      if (this.used.has(latest)) continue;
+      if (!this.joinsHold(s, latest)) continue;
+      for (const withAnchor of options) {
+        if (withAnchor && compareStored(anchor, latest) > 0) continue;
+        const set = this.fill(s, list, lo, i, latest, withAnchor ? anchor : undefined, min, distinct, b);
+        if (!set) continue;
+        this.place(s, set);
+        if (this.absentsHoldFor(s) && this.dfs(k + 1)) return true;
+        this.unplace(s, set);
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The set with `latest` as its latest event: `latest`, the anchor when required, then the latest
+   * qualifying events downwards (one per distinct value, its latest occurrence) until `min` is reached.
+   */
+  private fill(
+    s: number,
+    list: readonly StoredEvent[],
+    lo: number,
+    top: number,
+    latest: StoredEvent,
+    anchor: StoredEvent | undefined,
+    min: number,
+    distinct: string[] | undefined,
+    b: Bounds,
+  ): StoredEvent[] | null {
+    const set = [latest];
+    const values: unknown[] = [];
+    const note = (ev: StoredEvent) => {
+      if (!distinct) return;
+      const v = readPath(ev.event, distinct);
+      if (v !== undefined && !values.some((x) => jsonEqual(x, v))) values.push(v);
+    };
+    note(latest);
+    if (anchor && anchor !== latest) {
+      set.push(anchor);
+      note(anchor);
+    }
+    const enough = () => (distinct ? values.length >= min : set.length >= min);
+    // Members lie within `within` of the latest event too.
+    const floorTs = Math.max(b.minTs, latest.event.timestamp - this.withinMs);
+    for (let i = top - 1; i >= lo && !enough(); i--) {
+      const ev = list[i]!;
+      if (ev.event.timestamp < floorTs) break;
+      if (ev === anchor || this.used.has(ev)) continue;
+      if (distinct) {
+        const v = readPath(ev.event, distinct);
+        if (v === undefined || values.some((x) => jsonEqual(x, v))) continue;
+        if (!this.joinsHold(s, ev)) continue;
+        values.push(v);
+      } else if (!this.joinsHold(s, ev)) continue;
+      set.push(ev);
+    }
+    if (!enough()) return null;
+    for (const ev of set) if (ev.event.timestamp < floorTs) return null;
+    set.sort(compareStored);
+    return set;
+  }
+
+  private place(s: number, set: StoredEvent[]): void {
+    this.assigned[s] = set;
+    for (const ev of set) {
+      this.used.add(ev);
+      if (ev === this.input.anchor) this.anchorUsed = true;
+    }
+  }
+
+  private unplace(s: number, set: StoredEvent[]): void {
+    this.assigned[s] = undefined;
+    for (const ev of set) {
+      this.used.delete(ev);
+      if (ev === this.input.anchor) this.anchorUsed = false;
+    }
+  }
+
+  /**
+   * Joins of step `step` that can be checked with `ev` in it: against assigned steps (every pair),
+   * and a join of the step with itself on `ev` alone.
+   */
+  private joinsHold(step: number, ev: StoredEvent): boolean {
+    for (const j of this.plan.joins[step]!) {
+      const sameStep = j.left.step === j.right.step;
+      if (sameStep) {
+        if (!joinHolds(j, ev, ev)) return false;
+        continue;
+      }
+      const evIsLeft = j.left.step === step;
+      const other = this.assigned[evIsLeft ? j.right.step : j.left.step];
+      if (!other) continue;
+      for (const o of other) {
+        if (!(evIsLeft ? joinHolds(j, ev, o) : joinHolds(j, o, ev))) return false;
+      }
+    }
+    return true;
+  }
+
+  /** Absents touching step s whose both ends are assigned. */
+  private absentsHoldFor(s: number): boolean {
+    for (const a of this.plan.absents[s]!) if (!this.absentHolds(a, false)) return false;
+    return true;
+  }
+
+  /**
+   * No stored event matching the absent's `where` strictly between the latest event of `after` and
+   * the earliest of `before`, other than the match's own events. Before the match is complete, a
+   * blocker that a still unassigned step could take does not fail the branch yet.
+   */
+  private absentHolds(a: number, exact: boolean): boolean {
+    const abs = this.plan.pattern.absent[a]!;
+    const afterSet = this.assigned[abs.after];
+    const beforeSet = this.assigned[abs.before];
+    if (!afterSet || !beforeSet) return true;
+    const from = afterSet[afterSet.length - 1]!;
+    const to = beforeSet[0]!;
+    if (compareStored(from, to) >= 0) return true;
+    const list = this.input.absents[a]!;
+    const lo = countBefore(list, from.event.timestamp, from.seq + 1);
+    const hi = countBefore(list, to.event.timestamp, to.seq);
+    for (let i = lo; i < hi; i++) {
+      const ev = list[i]!;
+      if (this.used.has(ev)) continue;
+      if (exact || !this.couldStillBeUsed(ev)) return false;
+    }
+    return true;
+  }
+
+  private couldStillBeUsed(ev: StoredEvent): boolean {
+    for (let s = 0; s < this.n; s++) {
+      if (this.assigned[s]) continue;
+      if (containsSorted(this.input.steps[s]!, ev) && ev.event.timestamp > this.input.consumed) return true;
+    }
+    return false;
+  }
+}
+
+interface Bounds {
+  /** Timestamps must be > loTs (the consumption mark). */
+  loTs: number;
+  /** Inclusive timestamp window from `within` / `edges_within`. */
+  minTs: number;
+  maxTs: number;
+  /** Strictly after this event / strictly before this event, by (timestamp, seq). */
+  after: StoredEvent | undefined;
+  before: StoredEvent | undefined;
+}
+
+function joinHolds(j: CompiledJoin, left: StoredEvent, right: StoredEvent): boolean {
+  const l = readPath(left.event, j.left.path);
+  const r = readPath(right.event, j.right.path);
+  return j.op === "contains" ? joinContains(l, r) : joinEquals(l, r);
+}

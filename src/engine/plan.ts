@@ -1,0 +1,113 @@
+import { DirectedGraph } from "graphology";
+import type { CompiledJoin, CompiledPattern } from "../patterns/compiled.js";
+
+/**
+ * Everything the matcher needs about one pattern's shape, derived once at construction: the step
+ * graph, its transitive order relation (so a bound can come from any assigned ancestor, not only a
+ * direct one), the search order of rule 4, and per-step lists of the constraints touching a step.
+ */
+export interface PatternPlan {
+  pattern: CompiledPattern;
+  /** Index of the pattern within its grouping. */
+  index: number;
+  stepCount: number;
+  /** Search order: single steps from the last of the array to the first, then count steps likewise. */
+  searchOrder: number[];
+  isCount: boolean[];
+  /** before[s] = steps that must be strictly earlier than s (transitive); after[s] likewise later. */
+  before: number[][];
+  after: number[][];
+  /** Per step: spans that involve it — the pattern's `within` and each `edges_within`. */
+  spans: Array<Array<{ other: number; withinMs: number }>>;
+  /** Per step: joins it takes part in (left or right). */
+  joins: CompiledJoin[][];
+  /** Per step: indexes into pattern.absent where it is `after` or `before`. */
+  absents: number[][];
+  /** Direct order edges, for the alert graph. */
+  edges: Array<[number, number]>;
+  /** Step indexes in a topological order of the order DAG. */
+  topo: number[];
+}
+
+export function planPattern(pattern: CompiledPattern, index: number): PatternPlan {
+  const n = pattern.steps.length;
+  const graph = new DirectedGraph();
+  for (let s = 0; s < n; s++) graph.addNode(s);
+  for (const [a, b] of pattern.orderEdges) graph.mergeEdge(a, b);
+  const topo = topologicalOrder(graph, n, pattern.id);
+
+  // Transitive closure by walking the topological order backwards.
+  const reach: Array<Set<number>> = Array.from({ length: n }, () => new Set<number>());
+  for (let i = topo.length - 1; i >= 0; i--) {
+    const s = topo[i]!;
+    graph.forEachOutNeighbor(s, (t) => {
+      const ti = Number(t);
+      reach[s]!.add(ti);
+      for (const r of reach[ti]!) reach[s]!.add(r);
+    });
+  }
+  const before: number[][] = Array.from({ length: n }, () => []);
+  const after: number[][] = Array.from({ length: n }, () => []);
+  for (let s = 0; s < n; s++) {
+    for (const t of reach[s]!) {
+      after[s]!.push(t);
+      before[t]!.push(s);
+    }
+  }
+
+  const isCount = pattern.steps.map((s) => s.count !== undefined);
+  const searchOrder: number[] = [];
+  for (let s = n - 1; s >= 0; s--) if (!isCount[s]) searchOrder.push(s);
+  for (let s = n - 1; s >= 0; s--) if (isCount[s]) searchOrder.push(s);
+
+  const spans: PatternPlan["spans"] = Array.from({ length: n }, () => []);
+  for (const e of pattern.edgesWithin) {
+    spans[e.from]!.push({ other: e.to, withinMs: e.withinMs });
+    if (e.to !== e.from) spans[e.to]!.push({ other: e.from, withinMs: e.withinMs });
+  }
+  const joins: CompiledJoin[][] = Array.from({ length: n }, () => []);
+  for (const j of pattern.joins) {
+    joins[j.left.step]!.push(j);
+    if (j.right.step !== j.left.step) joins[j.right.step]!.push(j);
+  }
+  const absents: number[][] = Array.from({ length: n }, () => []);
+  pattern.absent.forEach((a, i) => {
+    absents[a.after]!.push(i);
+    if (a.before !== a.after) absents[a.before]!.push(i);
+  });
+
+  return {
+    pattern,
+    index,
+    stepCount: n,
+    searchOrder,
+    isCount,
+    before,
+    after,
+    spans,
+    joins,
+    absents,
+    edges: pattern.orderEdges.map(([a, b]) => [a, b] as [number, number]),
+    topo,
+  };
+}
+
+function topologicalOrder(graph: DirectedGraph, n: number, id: string): number[] {
+  const indegree = new Array<number>(n).fill(0);
+  graph.forEachEdge((_e, _attr, _source, target) => {
+    indegree[Number(target)]!++;
+  });
+  const ready: number[] = [];
+  for (let s = 0; s < n; s++) if (indegree[s] === 0) ready.push(s);
+  const order: number[] = [];
+  while (ready.length) {
+    const s = ready.shift()!;
+    order.push(s);
+    graph.forEachOutNeighbor(s, (t) => {
+      const ti = Number(t);
+      if (--indegree[ti]! === 0) ready.push(ti);
+    });
+  }
+  if (order.length !== n) throw new Error(`pattern ${id}: order edges form a cycle`);
+  return order;
+}
