@@ -73,7 +73,8 @@ export class Delivery {
       this.counts.anonymous++;
       anonymousCounter.add(1);
     }
-    if (this.closed || this.queue.length >= this.opts.queueSize) {
+    // The bound covers the batch in flight too: it is what the process holds in memory.
+    if (this.closed || this.queue.length + (this.inFlight?.length ?? 0) >= this.opts.queueSize) {
       this.drop(1, this.closed ? "closed" : "queue_full");
       return;
     }

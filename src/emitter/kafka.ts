@@ -1,4 +1,4 @@
-import { Kafka, type Producer as KafkaProducer, logLevel } from "kafkajs";
+import { Kafka, type Producer as KafkaProducer, logLevel, Partitioners } from "kafkajs";
 import type { Logger } from "pino";
 import type { OutMessage, Producer } from "../stream/port.js";
 
@@ -40,6 +40,9 @@ export class EmitterKafkaProducer implements Producer {
       idempotent: true,
       maxInFlightRequests: 5,
       allowAutoTopicCreation: true,
+      // murmur2 on the key, as the Java client: every emitter (Python's with `murmur2_random`) puts a
+      // user on the same partition.
+      createPartitioner: Partitioners.DefaultPartitioner,
       // Bounded, so a request against a dead broker fails and the delivery loop takes over.
       retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 },
     });
