@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { alertSchema } from "./alerts/schema.js";
 import { eventSchema } from "./events/schema.js";
+import { patternSchema, taxonomySchema } from "./patterns/schema.js";
 
 /**
  * The JSON Schemas of the contract, generated from the zod definitions the code validates with.
@@ -10,6 +11,8 @@ import { eventSchema } from "./events/schema.js";
 const registry = {
   event: eventSchema,
   alert: alertSchema,
+  pattern: patternSchema,
+  taxonomy: taxonomySchema,
 } as const satisfies Record<string, z.ZodType>;
 
 export const SCHEMA_NAMES = Object.keys(registry) as Array<keyof typeof registry>;
