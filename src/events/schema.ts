@@ -7,8 +7,11 @@ export const RISK_LEVELS = ["low", "medium", "high", "critical"] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 export type RiskLevel = (typeof RISK_LEVELS)[number];
 
+/** "required" for a missing field (or envelope null); zod's own message otherwise. */
+const requiredError = (issue: { input?: unknown }) => (issue.input === undefined ? "required" : undefined);
+
 const boundedString = (max: number) =>
-  z.string().min(1, "must not be empty").max(max, `longer than ${max} chars`);
+  z.string({ error: requiredError }).min(1, "must not be empty").max(max, `longer than ${max} chars`);
 
 const TIMESTAMP_ERROR = "expected RFC 3339 or epoch ms";
 const timestamp = z.union(
@@ -19,7 +22,7 @@ const timestamp = z.union(
       .finite({ error: TIMESTAMP_ERROR })
       .nonnegative({ error: TIMESTAMP_ERROR }),
   ],
-  { error: TIMESTAMP_ERROR },
+  { error: (issue) => requiredError(issue) ?? TIMESTAMP_ERROR },
 );
 
 export const hitlSchema = z.object({
