@@ -247,8 +247,11 @@ class Search {
       note(anchor);
     }
     const enough = () => (distinct ? values.length >= min : set.length >= min);
-    // Members lie within `within` of the latest event too.
-    const floorTs = Math.max(b.minTs, latest.event.timestamp - this.withinMs);
+    // Members lie within `within` of the latest event too ...
+    let floorTs = Math.max(b.minTs, latest.event.timestamp - this.withinMs);
+    // ... and within each `edges_within` span of its step (the span covers the set itself).
+    for (const { withinMs } of this.plan.spans[s]!)
+      floorTs = Math.max(floorTs, latest.event.timestamp - withinMs);
     for (let i = top - 1; i >= lo && !enough(); i--) {
       const ev = list[i]!;
       if (ev.event.timestamp < floorTs) break;
