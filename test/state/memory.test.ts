@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { MemoryStore } from "../../src/state/memory.js";
+import { add, event, ref, T0 } from "./build.js";
+import { describeStoreContract } from "./contract.js";
+
+describeStoreContract("MemoryStore", async () => {
+  const store = new MemoryStore();
+  return {
+    open: () => store,
+    separateWriters: false,
+    expiring: () => {
+      const idleMs = 60_000;
+      const s = new MemoryStore({ idleMs });
+      return {
+        store: s,
+        // Event time moves on: another group receives an event far past the idle horizon.
+        async makeIdle(latest) {
+          const r = ref("someone-else");
+          const other = (await s.load([r], [])).groups.get(r.key)!;
+          add(other, event("someone-else", latest + idleMs + 1));
+          await s.save({ groups: [other], seen: [] });
+        },
+      };
+    },
+    cleanup: async () => {},
+  };
+});
+
+describe("MemoryStore bounds", () => {
+  it("drops the least recently used groups beyond maxGroups", async () => {
+    const s = new MemoryStore({ maxGroups: 2 });
+    for (const u of ["a", "b"]) {
+      const st = (await s.load([ref(u)], [])).groups.get(ref(u).key)!;
+      add(st, event(u, T0));
+      await s.save({ groups: [st], seen: [] });
+    }
+    await s.load([ref("a")], []); // a is now more recent than b
+    const c = (await s.load([ref("c")], [])).groups.get(ref("c").key)!;
+    await s.save({ groups: [c], seen: [] });
+    const back = await s.load([ref("a"), ref("b")], []);
+    expect(back.groups.get(ref("a").key)!.events).toHaveLength(1);
+    expect(back.groups.get(ref("b").key)!.events).toHaveLength(0);
+    expect(s.stats().groupsEvicted).toBeGreaterThanOrEqual(1);
+  });
+
+  it("remembers seen ids for seenTtlMs of event time behind the newest event", async () => {
+    const s = new MemoryStore({ seenTtlMs: 1000 });
+    await s.save({ groups: [], seen: [{ id: "old", timestamp: T0 }] });
+    await s.save({ groups: [], seen: [{ id: "mid", timestamp: T0 + 1000 }] });
+    expect([...(await s.load([], ["old", "mid"])).seen].sort()).toEqual(["mid", "old"]);
+    await s.save({ groups: [], seen: [{ id: "new", timestamp: T0 + 1001 }] });
+    expect([...(await s.load([], ["old", "mid", "new"])).seen].sort()).toEqual(["mid", "new"]);
+    expect(s.stats().seenIdsDropped).toBe(0);
+  });
+
+  it("bounds seen ids, oldest dropped first, and counts what the bound dropped", async () => {
+    const s = new MemoryStore({ maxSeenIds: 3 });
+    await s.save({ groups: [], seen: ["a", "b", "c", "d", "e"].map((id, i) => ({ id, timestamp: T0 + i })) });
+    expect([...(await s.load([], ["a", "b", "c", "d", "e"])).seen].sort()).toEqual(["c", "d", "e"]);
+    expect(s.stats().seenIdsDropped).toBe(2);
+  });
+
+  it("puts back a group evicted between its load and its save", async () => {
+    const s = new MemoryStore({ maxGroups: 1 });
+    const a = (await s.load([ref("a")], [])).groups.get(ref("a").key)!;
+    await s.load([ref("b")], []);
+    const b = (await s.load([ref("b")], [])).groups.get(ref("b").key)!;
+    await s.save({ groups: [b], seen: [] }); // evicts a
+    add(a, event("a", T0));
+    await s.save({ groups: [a], seen: [] });
+    expect((await s.load([ref("a")], [])).groups.get(ref("a").key)!.events).toHaveLength(1);
+  });
+});

@@ -1,0 +1,212 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RedisStore, type RedisStoreOptions } from "../../src/state/redis/store.js";
+import { StateUnavailableError } from "../../src/state/store.js";
+import { redisUrl, uniqueName } from "../helpers/services.js";
+import { add, event, ref, T0 } from "./build.js";
+import { describeStoreContract } from "./contract.js";
+
+/** What the contract's events carry beyond the base fields: stored in full. */
+const FIELDS = new Set(["arguments", "result", "labels", "session_id", "agent_id"]);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function store(prefix: string, extra: Partial<RedisStoreOptions> = {}): RedisStore {
+  return new RedisStore({ redis: redisUrl(), prefix, fields: FIELDS, retentionMs: 60_000, ...extra });
+}
+
+describeStoreContract("RedisStore", async () => {
+  const prefix = `${uniqueName("cwtest")}:`;
+  return {
+    open: () => store(prefix),
+    separateWriters: true,
+    roundTrips: (s) => (s as RedisStore).roundTrips,
+    expiring: () => ({
+      // Keys live retention + slack = 300 ms of processing time after their last write.
+      store: store(prefix, { retentionMs: 200, ttlSlackMs: 100 }),
+      makeIdle: () => sleep(600),
+    }),
+    cleanup: async () => {
+      const s = store(prefix);
+      await s.deleteAll();
+      await s.close();
+    },
+  };
+});
+
+describe("RedisStore specifics", () => {
+  const prefix = `${uniqueName("cwtest")}:`;
+  const raw = new Redis(redisUrl());
+  const stores: RedisStore[] = [];
+  const open = (extra: Partial<RedisStoreOptions> = {}, p = prefix) => {
+    const s = store(p, extra);
+    stores.push(s);
+    return s;
+  };
+
+  beforeAll(async () => {
+    await raw.ping();
+  });
+  afterAll(async () => {
+    for (const s of stores) {
+      await s.deleteAll().catch(() => {});
+      await s.close();
+    }
+    await raw.quit();
+  });
+
+  async function keysOf(p: string): Promise<string[]> {
+    const out: string[] = [];
+    for await (const ks of raw.scanStream({ match: `${p}*`, count: 1000 }) as AsyncIterable<string[]>)
+      out.push(...ks);
+    return out.sort();
+  }
+
+  it("puts a group's keys under one hash tag, each with a TTL just above the retention", async () => {
+    const p = `${uniqueName("cwtest")}:`;
+    const s = open({ retentionMs: 60_000, ttlSlackMs: 5_000, outboxTtlMs: 30_000 }, p);
+    const r = ref("tagged");
+    const st = (await s.load([r], [])).groups.get(r.key)!;
+    const e = add(st, event("tagged", T0));
+    st.outbox.set(e.event.event_id, { alerts: [] });
+    st.changes.outbox.push(e.event.event_id);
+    await s.save({ groups: [st], seen: [{ id: e.event.event_id, timestamp: T0 }] });
+    const keys = await keysOf(p);
+    const groupKeys = keys.filter((k) => !k.includes("{seen-"));
+    expect(groupKeys).toHaveLength(4); // meta, events, outbox, outbox index
+    const tags = new Set(groupKeys.map((k) => /\{([^}]+)\}/.exec(k)![1]));
+    expect(tags.size).toBe(1);
+    for (const k of keys) {
+      const ttl = await raw.pttl(k);
+      expect(ttl, k).toBeGreaterThan(0);
+      if (groupKeys.includes(k)) expect(ttl, k).toBeLessThanOrEqual(65_000);
+    }
+  });
+
+  it("stores only the configured fields, compactly", async () => {
+    const p = `${uniqueName("cwtest")}:`;
+    const s = open({ fields: new Set(["arguments.to"]) }, p);
+    const r = ref("compact");
+    const st = (await s.load([r], [])).groups.get(r.key)!;
+    add(
+      st,
+      event("compact", T0, {
+        arguments: { to: "x@evil.example", body: "SECRET-BODY" },
+        session_id: "sess-1",
+      }),
+    );
+    await s.save({ groups: [st], seen: [] });
+    const listKey = (await keysOf(p)).find((k) => k.endsWith(":e"))!;
+    const [stored] = await raw.lrange(listKey, 0, -1);
+    expect(stored).not.toContain("SECRET-BODY");
+    expect(stored).not.toContain("sess-1");
+    expect(stored).not.toContain('"compact"'); // user_id equals the group value: not repeated
+    const back = (await open({ fields: new Set(["arguments.to"]) }, p).load([r], [])).groups.get(r.key)!;
+    expect(back.events[0]!.event.arguments).toEqual({ to: "x@evil.example" });
+    expect(back.events[0]!.event.user_id).toBe("compact");
+    expect(back.events[0]!.event.session_id).toBeUndefined();
+  });
+
+  it("reads events stored under an earlier field set after the patterns change", async () => {
+    const p = `${uniqueName("cwtest")}:`;
+    const before = open({ fields: new Set(["arguments.path"]) }, p);
+    const r = ref("reload");
+    const st = (await before.load([r], [])).groups.get(r.key)!;
+    add(st, event("reload", T0, { arguments: { path: "/a", to: "b" } }));
+    await before.save({ groups: [st], seen: [] });
+
+    const after = open({ fields: new Set(["arguments.to", "session_id"]) }, p);
+    const st2 = (await after.load([r], [])).groups.get(r.key)!;
+    add(st2, event("reload", T0 + 1, { arguments: { path: "/c", to: "d" }, session_id: "s" }));
+    await after.save({ groups: [st2], seen: [] });
+
+    const back = (await open({}, p).load([r], [])).groups.get(r.key)!;
+    expect(back.events.map((e) => e.event.arguments)).toEqual([{ path: "/a" }, { to: "d" }]);
+    expect(back.events[1]!.event.session_id).toBe("s");
+  });
+
+  it("expires outbox entries after outboxTtlMs", async () => {
+    let now = Date.now();
+    const s = open({ outboxTtlMs: 1000, now: () => now });
+    const r = ref("outbox-ttl");
+    const st = (await s.load([r], [])).groups.get(r.key)!;
+    st.outbox.set("old", { alerts: [] });
+    st.changes.outbox.push("old");
+    await s.save({ groups: [st], seen: [] });
+    now += 600;
+    const st2 = (await s.load([r], [])).groups.get(r.key)!;
+    expect([...st2.outbox.keys()]).toEqual(["old"]);
+    st2.outbox.set("new", { alerts: [] });
+    st2.changes.outbox.push("new");
+    await s.save({ groups: [st2], seen: [] });
+    now += 600;
+    const st3 = (await s.load([r], [])).groups.get(r.key)!;
+    expect([...st3.outbox.keys()]).toEqual(["new"]);
+  });
+
+  it("forgets seen ids seenTtlMs of event time behind the newest, and counts ids the bound drops", async () => {
+    const s = open({ seenTtlMs: 1000, seenShards: 1, maxSeenIds: 3 });
+    await s.save({ groups: [], seen: [{ id: "t-old", timestamp: T0 }] });
+    await s.save({ groups: [], seen: [{ id: "t-mid", timestamp: T0 + 1000 }] });
+    expect([...(await s.load([], ["t-old", "t-mid"])).seen].sort()).toEqual(["t-mid", "t-old"]);
+    await s.save({ groups: [], seen: [{ id: "t-new", timestamp: T0 + 1001 }] });
+    expect([...(await s.load([], ["t-old", "t-mid", "t-new"])).seen].sort()).toEqual(["t-mid", "t-new"]);
+    expect(s.stats().seenIdsDropped).toBe(0);
+    await s.save({
+      groups: [],
+      seen: ["b1", "b2", "b3"].map((id, i) => ({ id, timestamp: T0 + 1002 + i })),
+    });
+    expect([...(await s.load([], ["t-mid", "t-new", "b1", "b2", "b3"])).seen].sort()).toEqual([
+      "b1",
+      "b2",
+      "b3",
+    ]);
+    expect(s.stats().seenIdsDropped).toBe(2);
+  });
+
+  it("keeps deployments with different prefixes apart", async () => {
+    const a = open({}, `${uniqueName("cwtest")}:`);
+    const b = open({}, `${uniqueName("cwtest")}:`);
+    const r = ref("shared-user");
+    const st = (await a.load([r], [])).groups.get(r.key)!;
+    const e = add(st, event("shared-user", T0));
+    await a.save({ groups: [st], seen: [{ id: e.event.event_id, timestamp: T0 }] });
+    const other = await b.load([r], [e.event.event_id]);
+    expect(other.groups.get(r.key)!.events).toEqual([]);
+    expect(other.seen.size).toBe(0);
+  });
+
+  it("fails fast with StateUnavailableError when Redis is unreachable", { timeout: 15_000 }, async () => {
+    const s = new RedisStore({ redis: "redis://127.0.0.1:1", fields: FIELDS, retentionMs: 1000 });
+    try {
+      await expect(s.load([ref("x")], ["e"])).rejects.toBeInstanceOf(StateUnavailableError);
+      await expect(s.save({ groups: [], seen: [{ id: "e", timestamp: T0 }] })).rejects.toBeInstanceOf(
+        StateUnavailableError,
+      );
+      await expect(s.ping()).rejects.toBeInstanceOf(StateUnavailableError);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("after its connection is killed, fails cleanly or answers, and recovers", {
+    timeout: 15_000,
+  }, async () => {
+    const s = open();
+    await s.ping();
+    const id = await s.redis.client("ID");
+    await raw.client("KILL", "ID", String(id));
+    const outcomes: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const r = await s.load([ref("revived")], []).then(
+        () => "ok",
+        (e: unknown) => (e instanceof StateUnavailableError ? "unavailable" : `other: ${String(e)}`),
+      );
+      outcomes.push(r);
+      if (r === "ok") break;
+      await sleep(100);
+    }
+    expect(outcomes.filter((o) => o !== "ok" && o !== "unavailable")).toEqual([]);
+    expect(outcomes.at(-1)).toBe("ok");
+  });
+});
