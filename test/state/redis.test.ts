@@ -9,7 +9,7 @@ import { describeStoreContract } from "./contract.js";
 /** What the contract's events carry beyond the base fields: stored in full. */
 const FIELDS = new Set(["arguments", "result", "labels", "session_id", "agent_id"]);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function store(prefix: string, extra: Partial<RedisStoreOptions> = {}): RedisStore {
   return new RedisStore({ redis: redisUrl(), prefix, fields: FIELDS, retentionMs: 60_000, ...extra });
