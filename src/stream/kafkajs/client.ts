@@ -19,6 +19,8 @@ export function createKafka(conn: KafkaConnection, logger: Logger): Kafka {
     logLevel: logLevel.WARN,
     logCreator: () => (entry) => {
       const { message, ...rest } = entry.log;
+      // Transactions abort on a failed send, so bounded retries don't weaken our guarantee.
+      if (message.startsWith("Limiting retries for the idempotent producer")) return;
       const fields = { component: "kafkajs", namespace: entry.namespace, ...rest };
       if (entry.level <= logLevel.ERROR) logger.error(fields, message);
       else if (entry.level === logLevel.WARN) logger.warn(fields, message);
