@@ -1,5 +1,5 @@
 /**
- * Writes examples/stream.jsonl: about an hour of MCP tool-call audit events from a dozen users, mostly
+ * Writes examples/stream.jsonl: about an hour of MCP tool-call audit events from sixteen users, mostly
  * benign, with eight attacks embedded (see examples/README.md for the alerts a replay prints).
  *
  *   node --import tsx examples/generate-stream.ts [--out FILE]
