@@ -156,7 +156,8 @@ start() {
   need_tools
   mkdir -p "$cache"
 
-  # Several test runs may start at once: one starts the broker, the others wait for it.
+  # Several test runs may start at once: one starts the broker, the others wait for it. (The JVM
+  # does not inherit the lock's descriptor, so the lock ends with this script.)
   exec 9>"$lock_file"
   if command -v flock >/dev/null 2>&1; then
     flock -w "$start_timeout" 9 || die "timed out waiting for another deploy/kafka.sh start ($lock_file)"
@@ -187,7 +188,7 @@ start() {
   # shellcheck disable=SC2086 # heap_opts is a list of JVM flags
   setsid java $heap_opts -XX:+UseG1GC -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$kafka_dir/log4j.properties" \
-    -cp "$libs/*" kafka.Kafka "$props" </dev/null >"$log_file" 2>&1 &
+    -cp "$libs/*" kafka.Kafka "$props" </dev/null >"$log_file" 2>&1 9>&- &
   local pid=$!
   echo "$pid" >"$pid_file"
   local t0=$SECONDS
