@@ -21,7 +21,11 @@ export function parseJsonText(text: string): unknown {
     const msg = err instanceof Error ? err.message : String(err);
     const m = / in JSON at position (\d+)/.exec(msg);
     const offset = m ? Number(m[1]) : errorOffset(text);
-    const reason = msg.replace(/ in JSON at position \d+.*$/s, "").replace(/, ".*" is not valid JSON$/s, "");
+    const reason = msg
+      .replace(/ in JSON at position \d+.*$/s, "")
+      .replace(/, (?:\.\.\.)?".*$/s, "")
+      // one error, one line: V8 quotes the offending character raw
+      .replace(/\p{Cc}/gu, (c) => JSON.stringify(c).slice(1, -1));
     const { line, column } = lineColumn(text, offset);
     throw new JsonTextError(line, column, reason);
   }

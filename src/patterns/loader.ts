@@ -43,12 +43,14 @@ export async function loadPatternSet(opts: LoadOptions = {}): Promise<LoadedPatt
   const seen = new Set<string>();
   const patterns: JsonSource[] = [];
   const taxonomies: JsonSource[] = [];
+  const order: string[] = [];
 
   const read = async (file: string, kind: "auto" | "taxonomy") => {
     const abs = resolve(file);
     if (seen.has(abs)) return;
     seen.add(abs);
     const shown = displayName(abs);
+    order.push(shown);
     let json: unknown;
     try {
       json = parseJsonText(await readFile(abs, "utf8"));
@@ -69,6 +71,7 @@ export async function loadPatternSet(opts: LoadOptions = {}): Promise<LoadedPatt
       try {
         files = (await stat(p)).isDirectory() ? await jsonFilesUnder(p) : [p];
       } catch (err) {
+        order.push(displayName(resolve(p)));
         issues.push({ file: displayName(resolve(p)), path: "", message: readProblem(err) });
         continue;
       }
@@ -94,7 +97,7 @@ export async function loadPatternSet(opts: LoadOptions = {}): Promise<LoadedPatt
   if (issues.length === 0 && patterns.length === 0) {
     issues.push({ file: patternPaths.join(", "), path: "", message: "no pattern files (*.json) found" });
   }
-  if (issues.length) throw new PatternLoadError(issues);
+  if (issues.length) throw new PatternLoadError(byFileOrder(issues, order));
   return { ...build(analysed), taxonomyFiles: taxonomies.map((t) => t.source) };
 }
 
@@ -143,6 +146,12 @@ function analyse(patterns: JsonSource[], taxonomies: JsonSource[]): Analysed {
 function build(a: Analysed): PatternSet {
   const compiled = a.patterns.map(({ file, source }) => compilePattern(file, source));
   return makePatternSet(compiled, new CompiledTaxonomy(a.taxonomies));
+}
+
+/** Issues grouped by file, files in the order they were found (sort is stable: within a file, as found). */
+function byFileOrder(issues: PatternIssue[], order: string[]): PatternIssue[] {
+  const rank = new Map(order.map((f, i) => [f, i]));
+  return [...issues].sort((a, b) => (rank.get(a.file) ?? -1) - (rank.get(b.file) ?? -1));
 }
 
 /** `taxonomy.json`, or a file whose top level is `{ "categories": … }` without pattern keys. */

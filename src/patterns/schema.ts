@@ -112,7 +112,11 @@ const operators: z.ZodType<Operators> = z.lazy(() =>
       all: z.array(condition).min(1, "expected at least one condition"),
     })
     .partial()
-    .refine((o) => Object.keys(o).length > 0, `expected at least one operator (${OPERATOR_NAMES.join(", ")})`)
+    .refine((o) => Object.keys(o).length > 0, {
+      message: `expected at least one operator (${OPERATOR_NAMES.join(", ")})`,
+      // an unknown key is already reported; "no operator" on top of it would only confuse
+      when: (payload) => payload.issues.length === 0,
+    })
     .describe("Operators; several keys are the AND of them."),
 );
 
