@@ -7,16 +7,16 @@ import { OUTCOMES, type ToolCallEvent } from "../../events/schema.js";
  *
  *   [seq, schemaId, source, event_id, timestamp, user_id, server, tool, method, outcome, ...extras]
  *
- * - `source`: 0 (none) | line number as [n] | [topic, partition, offset].
+ * - `source`: 0 (none) | [line] | [topic, partition, offset] (offset a number when it is one exactly).
  * - `user_id`: 0 when equal to the group's `user_id` value (grouping by user is the common case).
  * - `method`: 0 for the default "tools/call"; `outcome`: index into OUTCOMES.
- * - `extras`: values of the schema's paths, in schema order. Absent is `null`; trailing absent values
- *   are cut. A present `null` (only possible inside arguments/result/labels) is listed, when there is
- *   one, as one more trailing element `{"n":[indices]}` (never a valid value position: the array then
- *   has exactly base + paths + 1 elements).
+ * - `extras`: values of the schema's paths, in schema order. Absent is `0` and trailing absent values
+ *   are cut; a present value that is the number 0 is listed, when there is one, in one more trailing
+ *   element `{"z":[indices]}` (the array then has exactly base + paths + 1 elements, so it is never
+ *   mistaken for a value).
  *
- * A schema is the sorted list of extra paths; its id is a short hash, stored with the group so a
- * pattern reload (new paths) never misreads events stored under the old schema.
+ * A schema is the sorted list of extra paths; its id is a short hash. Schemas are kept in a registry
+ * (a Redis hash), so a pattern reload (new paths) never misreads events stored under the old schema.
  */
 
 export const BASE_FIELDS = [
@@ -47,7 +47,7 @@ export function schemaFor(fields: Iterable<string>): Schema {
 }
 
 export function schemaOf(dotted: string[]): Schema {
-  const id = createHash("sha1").update(JSON.stringify(dotted)).digest("base64url").slice(0, 8);
+  const id = createHash("sha1").update(JSON.stringify(dotted)).digest("base64url").slice(0, 6);
   return { id, dotted, paths: dotted.map((p) => p.split(".")) };
 }
 
@@ -69,21 +69,21 @@ export function encodeEvent(
     e.method === "tools/call" ? 0 : e.method,
     Math.max(0, OUTCOMES.indexOf(e.outcome)),
   ];
-  const nulls: number[] = [];
+  const zeros: number[] = [];
   let last = BASE - 1;
   for (let i = 0; i < schema.paths.length; i++) {
     const v = read(e, schema.paths[i]!);
     if (v === undefined) {
-      out.push(null);
+      out.push(0);
       continue;
     }
-    if (v === null) nulls.push(i);
+    if (v === 0) zeros.push(i);
     out.push(v);
     last = BASE + i;
   }
-  if (nulls.length > 0) {
+  if (zeros.length > 0) {
     out.length = BASE + schema.paths.length;
-    out.push({ n: nulls });
+    out.push({ z: zeros });
   } else {
     out.length = last + 1;
   }
@@ -97,16 +97,20 @@ export class DecodeError extends Error {
   }
 }
 
-export function decodeEvent(
-  raw: string,
-  schemas: ReadonlyMap<string, Schema>,
-  groupValues: Record<string, string>,
-): StoredEvent {
-  const a = JSON.parse(raw) as unknown[];
-  if (!Array.isArray(a) || a.length < BASE)
-    throw new DecodeError(`stored event is not an event array: ${raw}`);
-  const schema = schemas.get(a[1] as string);
-  if (!schema) throw new DecodeError(`stored event uses unknown schema ${String(a[1])}`);
+/** The raw array of a stored event, and its schema id (to find the schema before decoding). */
+export function parseStored(raw: string): unknown[] {
+  const a = JSON.parse(raw) as unknown;
+  if (!Array.isArray(a) || a.length < BASE || typeof a[1] !== "string") {
+    throw new DecodeError(`stored event is not an event array: ${raw.slice(0, 120)}`);
+  }
+  return a;
+}
+
+export function schemaIdOf(a: unknown[]): string {
+  return a[1] as string;
+}
+
+export function decodeEvent(a: unknown[], schema: Schema, groupValues: Record<string, string>): StoredEvent {
   const event: ToolCallEvent = {
     event_id: a[3] as string,
     timestamp: a[4] as number,
@@ -118,10 +122,10 @@ export function decodeEvent(
     schema_version: 1,
   };
   const n = schema.paths.length;
-  const nullsAt = a.length === BASE + n + 1 ? new Set((a[BASE + n] as { n: number[] }).n) : undefined;
+  const zerosAt = a.length === BASE + n + 1 ? new Set((a[BASE + n] as { z: number[] }).z) : undefined;
   for (let i = 0; i < n && BASE + i < a.length; i++) {
     const v = a[BASE + i];
-    if (v === null && !nullsAt?.has(i)) continue;
+    if (v === 0 && !zerosAt?.has(i)) continue;
     write(event, schema.paths[i]!, v);
   }
   const stored: StoredEvent = { seq: a[0] as number, event };
@@ -133,13 +137,14 @@ export function decodeEvent(
 function encodeSource(s: EventSource | undefined): unknown {
   if (!s) return 0;
   if ("line" in s) return [s.line];
-  return [s.topic, s.partition, s.offset];
+  const n = Number(s.offset);
+  return [s.topic, s.partition, Number.isSafeInteger(n) && String(n) === s.offset ? n : s.offset];
 }
 
 function decodeSource(v: unknown): EventSource | undefined {
   if (!Array.isArray(v)) return undefined;
   if (v.length === 1) return { line: v[0] as number };
-  return { topic: v[0] as string, partition: v[1] as number, offset: v[2] as string };
+  return { topic: v[0] as string, partition: v[1] as number, offset: String(v[2]) };
 }
 
 function read(e: ToolCallEvent, keys: readonly string[]): unknown {

@@ -39,3 +39,8 @@ export function seenShardOf(member: string, shards: number): number {
 export function batchMarkerKey(prefix: string, token: string): string {
   return `${prefix}batch:${token}`;
 }
+
+/** Event encodings (schema id → stored paths), shared by all groups of a deployment. */
+export function schemaRegistryKey(prefix: string): string {
+  return `${prefix}schemas`;
+}

@@ -20,8 +20,8 @@ return {v, meta, events, ids, values}
 /**
  * KEYS[5]: the batch marker, set on conflict so the batch's seen ids are not recorded.
  * ARGV: expectedVersion, ttlMs, outboxTtlMs, now, nextSeq, newest ('' = none), groupKey,
- *       schemaId, schemaJson, nAdded, nEvicted, nMarks, nOutbox, then the added events, the evicted
- *       events, (patternId, mark) pairs, (eventId, entry) pairs.
+ *       nAdded, nEvicted, nMarks, nOutbox, then the added events, the evicted events,
+ *       (patternId, mark) pairs, (eventId, entry) pairs.
  * Returns {1, newVersion} or {0, currentVersion} on a version conflict (nothing written).
  */
 export const APPLY_GROUP = `#!lua
@@ -31,8 +31,8 @@ if v ~= tonumber(ARGV[1]) then
   return {0, v}
 end
 local ttl, obTtl, now = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local nAdd, nEv, nMark, nOb = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
-local i = 14
+local nAdd, nEv, nMark, nOb = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local i = 12
 local chunk = {}
 for _ = 1, nAdd do
   chunk[#chunk + 1] = ARGV[i]
@@ -50,7 +50,6 @@ for j = evStart, evStart + nEv - 1 do redis.call('LREM', KEYS[2], 1, ARGV[j]) en
 local nv = v + 1
 local h = {'v', nv, 'n', ARGV[5], 'k', ARGV[7]}
 if ARGV[6] ~= '' then h[#h + 1] = 't'; h[#h + 1] = ARGV[6] end
-if nAdd > 0 then h[#h + 1] = 'f:' .. ARGV[8]; h[#h + 1] = ARGV[9] end
 for _ = 1, nMark do
   h[#h + 1] = 'p:' .. ARGV[i]
   h[#h + 1] = ARGV[i + 1]
