@@ -111,8 +111,7 @@ export function instrumentMcpServer(
   let closed = false;
   const faultLog = rateLimited(logger, 30_000);
 
-  const record = (extra: unknown, started: Started, result: unknown, error: unknown) => {
-    if (closed) return;
+  const record = ({ extra, started, result, error, durationMs }: Finished) => {
     try {
       const note = isObject(extra) ? notes.get(extra) : undefined;
       let outcome: Outcome = "success";
@@ -134,7 +133,7 @@ export function instrumentMcpServer(
       const event = buildEvent(
         {
           receivedAt: started.at,
-          durationMs: performance.now() - started.t0,
+          durationMs,
           tool: started.ctx.tool,
           rawArguments: started.rawArguments,
           userId: known ? (userId as string).slice(0, 256) : anonymous,
@@ -155,6 +154,20 @@ export function instrumentMcpServer(
     }
   };
 
+  // Events are built after the response is on its way: redaction, hashing and ids cost the call
+  // nothing. Everything finished in one turn of the event loop is built in one go.
+  let pending: Finished[] = [];
+  const drain = () => {
+    const batch = pending;
+    pending = [];
+    for (const f of batch) record(f);
+  };
+  const finish = (extra: unknown, started: Started, result: unknown, error: unknown) => {
+    if (closed) return;
+    const durationMs = performance.now() - started.t0;
+    if (pending.push({ extra, started, result, error, durationMs }) === 1) setImmediate(drain);
+  };
+
   const wrapHandler = (original: RawHandler): RawHandler => {
     const wrapped: RawHandler = (request, extra) => {
       const started = start(request, extra, inner);
@@ -163,16 +176,16 @@ export function instrumentMcpServer(
       try {
         pending = original(request, extra);
       } catch (err) {
-        record(extra, started, undefined, err);
+        finish(extra, started, undefined, err);
         throw err;
       }
       return pending.then(
         (result) => {
-          record(extra, started, result, undefined);
+          finish(extra, started, result, undefined);
           return result;
         },
         (err: unknown) => {
-          record(extra, started, undefined, err);
+          finish(extra, started, undefined, err);
           throw err;
         },
       );
@@ -244,13 +257,28 @@ export function instrumentMcpServer(
   wrapToolsCall();
 
   return {
-    flush: () => delivery.flush(),
+    flush: () => {
+      drain();
+      return delivery.flush();
+    },
     close: async () => {
+      drain();
       closed = true;
       await delivery.close(options.closeTimeoutMs ?? 5_000);
     },
-    stats: () => delivery.stats(),
+    stats: () => {
+      drain();
+      return delivery.stats();
+    },
   };
+}
+
+interface Finished {
+  extra: unknown;
+  started: Started;
+  result: unknown;
+  error: unknown;
+  durationMs: number;
 }
 
 interface Started {
