@@ -48,9 +48,11 @@ export interface PipelineOptions {
 }
 
 export interface PipelineDeps {
-  /** The current pattern set's engine; read once per batch, so a reload swaps between batches. */
-  engine: () => Engine;
-  store: StateStore;
+  /**
+   * The current pattern set's engine and the store configured for it (stored fields, retention);
+   * read once per batch attempt, so a reload swaps between batches.
+   */
+  current: () => { engine: Engine; store: StateStore };
   sink: TransactionalSink;
   processBatch: ProcessBatch;
   logger: Logger;
@@ -134,12 +136,12 @@ export class Pipeline {
     let backoff = this.opts.minBackoffMs ?? 100;
     const maxBackoff = this.opts.maxBackoffMs ?? 5000;
     for (let attempt = 1; ; attempt++) {
-      const engine = this.deps.engine();
+      const { engine, store } = this.deps.current();
       let outcome: BatchOutcome;
       try {
         this.fault.reach("crash-before-save");
         outcome = items.length
-          ? await this.deps.processBatch(engine, this.deps.store, items)
+          ? await this.deps.processBatch(engine, store, items)
           : { alerts: [], republished: [], duplicates: 0, tooLate: 0, evicted: 0 };
         if (items.length) this.metrics.redisRoundTrips.add(2);
         this.failing.delete("state");

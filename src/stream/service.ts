@@ -72,12 +72,7 @@ export class StreamService {
     this.redis = createRedis(config.redis);
     this.redis.on("error", (err) => logger.debug({ err: err.message }, "redis connection error"));
     this.redis.connect().catch((err) => logger.warn({ err: err.message }, "redis not reachable yet"));
-    this.store = new RedisStore({
-      redis: this.redis,
-      prefix: config.redis.prefix,
-      fields: this.engine.storedFields,
-      retentionMs: this.engine.retentionMs,
-    });
+    this.store = this.storeFor(this.engine);
     const kafka = createKafka(config.kafka, logger);
     const fault = this.opts.fault ?? noFaults;
     this.sink = new KafkajsTransactionalSink(kafka, {
@@ -106,8 +101,7 @@ export class StreamService {
         batchSize: config.limits.batchSize,
       },
       {
-        engine: () => this.engine,
-        store: this.store,
+        current: () => ({ engine: this.engine, store: this.store }),
         sink: this.sink,
         processBatch,
         logger,
@@ -119,6 +113,16 @@ export class StreamService {
     this.running.catch(() => {});
   }
 
+  /** The store keeps only the fields the engine's patterns read, so it follows the engine. */
+  private storeFor(engine: Engine): StateStore {
+    return new RedisStore({
+      redis: this.redis,
+      prefix: this.opts.config.redis.prefix,
+      fields: engine.storedFields,
+      retentionMs: engine.retentionMs,
+    });
+  }
+
   /** Resolves when consuming ends (after `stop`, or when the consumer gave up); rejects on failure. */
   get stopped(): Promise<void> {
     return this.running ?? Promise.resolve();
@@ -128,7 +132,10 @@ export class StreamService {
   async reload(): Promise<void> {
     try {
       const next = await loadEngine(this.opts.config);
+      const store = this.storeFor(next);
+      // One assignment point: a batch attempt reads engine and store together, before or after.
       this.engine = next;
+      this.store = store;
       this.metrics.reloads.add(1, { result: "ok" });
     } catch (err) {
       this.metrics.reloads.add(1, { result: "error" });

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { type AddressInfo, createServer } from "node:net";
 import { resolve } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
 import type { Alert } from "../../src/alerts/types.js";
@@ -63,16 +64,34 @@ export async function expectedAlerts(
   lines: string[],
   patterns: string[] = [FIXTURE_PATTERNS],
 ): Promise<Alert[]> {
-  const engine = new Detector(await loadPatternSet({ patterns }));
+  return expectedAlertsPhased([{ lines, patterns }]);
+}
+
+/** Same, with the pattern set swapped between phases (state carried over), as a reload does. */
+export async function expectedAlertsPhased(
+  phases: Array<{ lines: string[]; patterns: string[] }>,
+): Promise<Alert[]> {
   const store = new MemoryStore();
   const alerts: Alert[] = [];
-  for (const [i, line] of lines.entries()) {
-    const parsed = parseEvent(line);
-    if (!parsed.ok) continue;
-    const r = await processBatch(engine, store, [{ event: parsed.event, source: { line: i + 1 } }]);
-    alerts.push(...r.alerts);
+  for (const phase of phases) {
+    const engine = new Detector(await loadPatternSet({ patterns: phase.patterns }));
+    for (const [i, line] of phase.lines.entries()) {
+      const parsed = parseEvent(line);
+      if (!parsed.ok) continue;
+      const r = await processBatch(engine, store, [{ event: parsed.event, source: { line: i + 1 } }]);
+      alerts.push(...r.alerts);
+    }
   }
   return alerts;
+}
+
+/** A TCP port nothing listens on. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
 }
 
 export function kafka(): Kafka {

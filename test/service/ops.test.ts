@@ -1,0 +1,128 @@
+import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  ALT_PATTERN,
+  alertsOf,
+  closedPort,
+  createTopics,
+  expectedAlerts,
+  expectedAlertsPhased,
+  FIXTURE_PATTERNS,
+  generateStream,
+  ids,
+  produceLines,
+  readTopic,
+  serviceEnv,
+  sleep,
+  startRun,
+  waitCaughtUp,
+  waitLog,
+} from "./helpers.js";
+
+const get = async (port: number, path: string) => {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.text() };
+};
+
+describe("operations: health, readiness, metrics", () => {
+  it("/readyz is 503 naming Redis while Redis is a closed port; /healthz stays 200; SIGTERM exits 0", {
+    timeout: 60_000,
+  }, async () => {
+    const t = serviceEnv("ready", { CHAINWATCH_REDIS_URL: `redis://127.0.0.1:${await closedPort()}` });
+    await createTopics([t.input], 1);
+    await produceLines(t.input, generateStream({ users: 2, events: 10 }));
+    const child = startRun(t.env);
+    const port = await child.httpPort;
+    expect((await get(port, "/healthz")).status).toBe(200);
+    await waitLog(child, /state store failed, retrying/);
+    const ready = await get(port, "/readyz");
+    expect(ready.status).toBe(503);
+    const reasons: string[] = JSON.parse(ready.body).reasons;
+    expect(reasons.some((r) => r.startsWith("redis:"))).toBe(true);
+    expect(reasons.some((r) => r.startsWith("state:"))).toBe(true);
+    // Nothing was committed while the state store was down.
+    child.proc.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+    await expect(waitCaughtUp(t.group, t.input, 500)).rejects.toThrow(/did not catch up/);
+  });
+
+  it("/readyz is 200 and /metrics counts events, alerts by pattern and severity, batch latency", {
+    timeout: 60_000,
+  }, async () => {
+    const t = serviceEnv("metrics");
+    const lines = generateStream({ users: 5, events: 120, invalidEvery: 30, seed: 5 });
+    await createTopics([t.input], 2);
+    await produceLines(t.input, lines);
+    const child = startRun(t.env);
+    const port = await child.httpPort;
+    await waitCaughtUp(t.group, t.input);
+    const ready = await get(port, "/readyz");
+    expect(ready).toEqual({ status: 200, body: '{"ready":true,"reasons":[]}\n' });
+    const metrics = (await get(port, "/metrics")).body;
+    expect(metrics).toMatch(/chainwatch_events_in_total(\{[^}]*\})? 124\b/);
+    expect(metrics).toMatch(/chainwatch_events_invalid_total(\{[^}]*\})? 4\b/);
+    const expected = await expectedAlerts(lines);
+    const bySeverity = expected.filter((a) => a.pattern.id === "test.read-then-send").length;
+    expect(bySeverity).toBeGreaterThan(0);
+    expect(metrics).toMatch(
+      new RegExp(
+        `chainwatch_alerts_total\\{pattern="test.read-then-send",severity="high"[^}]*\\} ${bySeverity}\\n`,
+      ),
+    );
+    expect(metrics).toMatch(/chainwatch_batch_duration_milliseconds_bucket|chainwatch_batch_duration_bucket/);
+    expect(metrics).toMatch(/chainwatch_consumer_lag\{[^}]*partition="[01]"[^}]*\} 0/);
+    expect(metrics).toMatch(/chainwatch_redis_round_trips_total(\{[^}]*\})? \d+/);
+    child.proc.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+  });
+});
+
+describe("SIGHUP pattern reload", () => {
+  it("swaps in a valid new set between batches and keeps the old set when the new one is invalid", {
+    timeout: 90_000,
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cw-patterns-"));
+    for (const f of readdirSync(FIXTURE_PATTERNS)) copyFileSync(join(FIXTURE_PATTERNS, f), join(dir, f));
+    const t = serviceEnv("hup", { CHAINWATCH_PATTERNS: dir });
+    const lines = generateStream({ users: 6, events: 270, seed: 3 });
+    const phase = (k: number) => lines.slice(k * 90, (k + 1) * 90);
+    await createTopics([t.input, t.alerts], 2);
+
+    const child = startRun(t.env);
+    await produceLines(t.input, phase(0));
+    await waitCaughtUp(t.group, t.input);
+
+    // Valid reload: a new pattern applies to what arrives after it.
+    copyFileSync(ALT_PATTERN, join(dir, "alt.json"));
+    child.proc.kill("SIGHUP");
+    await waitLog(child, /patterns reloaded/);
+    await produceLines(t.input, phase(1));
+    await waitCaughtUp(t.group, t.input);
+
+    // Invalid reload: logged, the running set stays.
+    writeFileSync(join(dir, "broken.json"), '{ "id": "Broken!", "version": 0 }');
+    child.proc.kill("SIGHUP");
+    await waitLog(child, /pattern reload failed; keeping the old set/);
+    expect(child.stderr()).toMatch(/broken\.json/);
+    await produceLines(t.input, phase(2));
+    await waitCaughtUp(t.group, t.input);
+    await sleep(100);
+    child.proc.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+
+    const withAlt = [FIXTURE_PATTERNS, ALT_PATTERN];
+    const expected = await expectedAlertsPhased([
+      { lines: phase(0), patterns: [FIXTURE_PATTERNS] },
+      { lines: phase(1), patterns: withAlt },
+      { lines: phase(2), patterns: withAlt },
+    ]);
+    const deletes = expected.filter((a) => a.pattern.id === "test.any-delete");
+    expect(deletes.length).toBeGreaterThan(3);
+    // None before the reload: phase 0 has delete_all calls, and the old set did not alert on them.
+    expect(phase(0).some((l) => l.includes('"delete_all"'))).toBe(true);
+    const alerts = alertsOf(await readTopic(t.alerts, { count: expected.length, idleMs: 1500 }));
+    expect(ids(alerts)).toEqual(ids(expected));
+  });
+});
