@@ -180,10 +180,6 @@ async function throughput() {
   };
 }
 
-function mean(xs: number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
 const o = await overhead();
 const t = await throughput();
 const result = {

@@ -123,6 +123,11 @@ export class Delivery {
     this.settleIdle();
   }
 
+  /** Someone waits for the queue to empty (flush, close): don't linger. */
+  private mustDrain(): boolean {
+    return this.queue.length > 0 && (this.idleWaiters.length > 0 || this.closed);
+  }
+
   private isIdle(): boolean {
     return this.queue.length === 0 && !this.inFlight;
   }
@@ -133,15 +138,24 @@ export class Delivery {
     if (this.loop || this.queue.length === 0) return;
     this.loop = this.run().finally(() => {
       this.loop = undefined;
-      // Events pushed while the last request was in flight get a fresh linger, not a stall.
-      if (this.queue.length && !this.giveUp) this.start();
-      else this.settleIdle();
+      if (!this.queue.length || this.giveUp) {
+        this.settleIdle();
+        return;
+      }
+      // Events pushed while the last request was in flight linger too: a request costs the Kafka
+      // client far more CPU than an event does, so fewer, fuller requests are what keep the
+      // server's event loop free. A full batch or a flush goes at once.
+      if (this.queue.length >= this.opts.batchSize || this.idleWaiters.length) this.start();
+      else this.timer ??= setTimeout(() => this.start(), this.opts.lingerMs);
     });
   }
 
   private async run(): Promise<void> {
     let backoff = MIN_BACKOFF_MS;
-    while (!this.giveUp && (this.inFlight || this.queue.length)) {
+    // The first request goes whatever its size (the linger is over); more follow at once only while
+    // a batch is full, one failed, or someone waits for the queue to drain.
+    do {
+      if (!this.inFlight && this.queue.length === 0) break;
       this.inFlight ??= this.queue.splice(0, this.opts.batchSize);
       const batch = this.inFlight;
       try {
@@ -164,7 +178,7 @@ export class Delivery {
         await sleep(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
-    }
+    } while (!this.giveUp && (this.inFlight || this.queue.length >= this.opts.batchSize || this.mustDrain()));
   }
 
   private toMessage(e: EmittedEvent): OutMessage {
