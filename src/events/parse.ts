@@ -104,8 +104,8 @@ function notJsonReason(text: string, err: unknown, skippedBytes: number): string
 }
 
 const JSON_WS = new Set([" ", "\t", "\n", "\r"]);
-const JSON_NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-const JSON_ESCAPE = /^(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/;
+const SIMPLE_ESCAPE = new Set(['"', "\\", "/", "b", "f", "n", "r", "t"]);
+const HEX_DIGIT = /^[0-9a-fA-F]$/;
 
 /**
  * Index (in UTF-16 units) of the first character at which `text` stops being one JSON value
@@ -130,15 +130,39 @@ export function jsonErrorIndex(text: string): number {
       }
       if (c < 0x20) return false;
       if (c === 0x5c) {
-        const esc = JSON_ESCAPE.exec(text.slice(i + 1, i + 6));
-        if (!esc) {
+        i++;
+        if (text[i] === "u") {
+          for (let k = 0; k < 4; k++) {
+            i++;
+            if (!HEX_DIGIT.test(text[i] ?? "")) return false;
+          }
           i++;
-          return false;
-        }
-        i += 1 + esc[0].length;
+        } else if (SIMPLE_ESCAPE.has(text[i] ?? "")) i++;
+        else return false;
       } else i++;
     }
     return false;
+  };
+  const digits = (): boolean => {
+    const start = i;
+    while (i < n && text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) i++;
+    return i > start;
+  };
+  // Scans a number at text[i]; false on error (i at the first character that cannot continue it).
+  const scanNumber = (): boolean => {
+    if (text[i] === "-") i++;
+    if (text[i] === "0") i++;
+    else if (!digits()) return false;
+    if (text[i] === ".") {
+      i++;
+      if (!digits()) return false;
+    }
+    if (text[i] === "e" || text[i] === "E") {
+      i++;
+      if (text[i] === "+" || text[i] === "-") i++;
+      if (!digits()) return false;
+    }
+    return true;
   };
   // Expects `"key" :` in an object; false on error.
   const scanKey = (): boolean => {
@@ -172,11 +196,7 @@ export function jsonErrorIndex(text: string): number {
         if (text[i] !== w) return i;
         i++;
       }
-    } else {
-      JSON_NUMBER.lastIndex = i;
-      if (!JSON_NUMBER.test(text)) return i;
-      i = JSON_NUMBER.lastIndex;
-    }
+    } else if (!scanNumber()) return i;
     // After a value: close containers, or a comma leads to the next value.
     for (;;) {
       skipWs();
