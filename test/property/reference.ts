@@ -121,11 +121,16 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   );
 }
 
-/** docs/semantics.md: deep equality; with an array on either side, any element equal also holds. */
+/**
+ * docs/semantics.md: deep equality; with an array on either side, any element equal also holds. With
+ * arrays on both sides the text can be read two ways (an element of one equal to the whole other, or
+ * any two elements equal); this follows the second, the rule applied to each side in turn (reported).
+ */
 function joinEquals(l: unknown, r: unknown): boolean {
   if (jsonEqual(l, r)) return true;
   if (Array.isArray(l) && l.some((x) => jsonEqual(x, r))) return true;
-  if (Array.isArray(r) && r.some((x) => jsonEqual(l, x))) return true;
+  if (Array.isArray(r) && r.some((y) => jsonEqual(l, y))) return true;
+  if (Array.isArray(l) && Array.isArray(r)) return l.some((x) => r.some((y) => jsonEqual(x, y)));
   return false;
 }
 
@@ -403,7 +408,7 @@ function enumerate(p: Pattern, pool: Ev[], stored: Ev[]): Assignment[] {
     const s = p.steps[i]!;
     const cs = cands[i]!.filter((x) => fits(i, x));
     if (!s.count) {
-      for (const x of cs) {
+      for (const x of cs.filter((y) => innerOk(p, i, [y]))) {
         assigned[i] = [x];
         used.add(x);
         step(i + 1);
@@ -437,47 +442,51 @@ function enumerate(p: Pattern, pool: Ev[], stored: Ev[]): Assignment[] {
   return out;
 }
 
-/** Constraints between two events of the same step (a join whose two sides name one step). */
+/**
+ * A join whose two sides name one step: for a single step it reads both paths from its event; for a
+ * count step every pair of its events, an event with itself included (docs/semantics.md is silent).
+ */
 function innerOk(p: Pattern, i: number, evs: Ev[]): boolean {
-  for (const x of evs) for (const y of evs) if (!pairOk(p, i, x, i, y) && x !== y) return false;
+  for (const x of evs) for (const y of evs) if (!pairOk(p, i, x, i, y)) return false;
   return true;
 }
 
 /**
  * docs/semantics.md "Reported match": single steps last to first, each its latest event that still
- * allows a match; then count steps last to first, each its latest possible latest event; then each
- * count set from its latest event downwards: that event, the arriving event if it is in the step, then
- * the latest events that still allow a match (with `distinct`, only an event adding a new present
- * value — the latest occurrence of each value) until the count is met.
+ * allows a match; then count steps last to first, each settled completely before the next: its latest
+ * possible latest event, then its set from that event downwards — that event, the arriving event if it
+ * can be in this step (and is in no later step), then the latest events that still allow a match (with
+ * `distinct`, only an event adding a new present value: the latest occurrence of each value) until the
+ * count is met. (The docs leave open whether all latest events are chosen before any set is built; the
+ * step-by-step reading is rule 4's "each picks" applied to a count step as a whole.)
  */
 function report(p: Pattern, all: Assignment[], trigger: Ev, pool: Ev[]): Assignment {
   let ms = all;
   const order = p.steps.map((_, i) => i).reverse();
-  const singles = order.filter((i) => !p.steps[i]!.count);
-  const counts = order.filter((i) => p.steps[i]!.count);
   const latest = (evs: Ev[]): Ev => evs.reduce((m, x) => (before(m, x) ? x : m));
-  const pickLatest = (key: (a: Assignment) => Ev): void => {
+  const pickLatest = (key: (a: Assignment) => Ev): Ev => {
     const best = ms.map(key).reduce((m, x) => (before(m, x) ? x : m));
     ms = ms.filter((a) => key(a) === best);
+    return best;
   };
-  for (const i of singles) pickLatest((a) => a[i]![0]!);
-  for (const i of counts) pickLatest((a) => latest(a[i]!));
-  let triggerStep: number | undefined;
-  if (!singles.some((i) => ms[0]![i]![0] === trigger)) {
-    triggerStep = counts.find((i) => ms.some((a) => a[i]!.includes(trigger)));
-    ms = ms.filter((a) => a[triggerStep!]!.includes(trigger));
-  }
-  for (const i of counts) {
+  for (const i of order) if (!p.steps[i]!.count) pickLatest((a) => a[i]![0]!);
+  let triggerPlaced = ms[0]!.some((evs, i) => !p.steps[i]!.count && evs[0] === trigger);
+  for (const i of order) {
     const s = p.steps[i]!;
-    const top = latest(ms[0]![i]!);
+    if (!s.count) continue;
+    const top = pickLatest((a) => latest(a[i]!));
     const set = new Set<Ev>([top]);
-    if (triggerStep === i) set.add(trigger);
+    if (!triggerPlaced && ms.some((a) => a[i]!.includes(trigger))) {
+      ms = ms.filter((a) => a[i]!.includes(trigger));
+      set.add(trigger);
+      triggerPlaced = true;
+    }
     const below = pool.filter((x) => before(x, top) && !set.has(x)).sort((a, b) => cmp(b, a));
     for (const x of below) {
       if (countMet(s, [...set])) break;
-      if (s.count!.distinct) {
-        const v = readPath(x.ev, s.count!.distinct);
-        if (v === undefined || distinctValues([...set], s.count!.distinct).some((u) => jsonEqual(u, v)))
+      if (s.count.distinct) {
+        const v = readPath(x.ev, s.count.distinct);
+        if (v === undefined || distinctValues([...set], s.count.distinct).some((u) => jsonEqual(u, v)))
           continue;
       }
       const want = [...set, x];
