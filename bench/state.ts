@@ -154,6 +154,10 @@ async function main(): Promise<void> {
       return ((await q.exec()) ?? []).reduce((n, [, v]) => n + Number(v ?? 0), 0);
     };
     const groupBytes = await usage(groupKeys);
+    const listBytes = await usage(eventKeys);
+    const metaBytes = await usage(keys.filter((k) => k.endsWith(":m")));
+    const outboxBytes = await usage(keys.filter((k) => k.endsWith(":o") || k.endsWith(":oi")));
+    const groupCount = keys.filter((k) => k.endsWith(":m")).length;
     const seenBytes = await usage(seenKeys);
     const seenIds = await seenKeys.reduce(
       async (acc, k) => (await acc) + (await redis.zcard(k)),
@@ -179,6 +183,9 @@ async function main(): Promise<void> {
       stored_events: stored,
       bytes_per_event: Math.round((memAfter - memBefore) / Math.max(1, stored)),
       group_key_bytes_per_stored_event: Math.round(groupBytes / Math.max(1, stored)),
+      event_list_bytes_per_event: Math.round(listBytes / Math.max(1, stored)),
+      meta_bytes_per_group: Math.round(metaBytes / Math.max(1, groupCount)),
+      outbox_bytes_per_alert: Math.round(outboxBytes / Math.max(1, run.alerts)),
       seen_bytes_per_id: Math.round(seenBytes / Math.max(1, seenIds)),
       encoded_bytes_per_event: Math.round(encodedBytes / Math.max(1, encodedCount)),
       seen_ids: seenIds,
@@ -197,6 +204,9 @@ async function main(): Promise<void> {
       ["stored events", String(stored)],
       ["bytes per stored event (used_memory delta)", String(result.bytes_per_event)],
       ["  group keys (MEMORY USAGE) per stored event", String(result.group_key_bytes_per_stored_event)],
+      ["    of which event lists, per stored event", String(result.event_list_bytes_per_event)],
+      ["    group meta hash, per group", String(result.meta_bytes_per_group)],
+      ["    outbox, per alert", String(result.outbox_bytes_per_alert)],
       ["  seen-id shards (MEMORY USAGE) per seen id", String(result.seen_bytes_per_id)],
       ["  encoded size of a stored event", String(result.encoded_bytes_per_event)],
       ["alerts (redis / memory)", `${run.alerts} / ${mem.alerts}`],

@@ -140,9 +140,12 @@ export class RedisStore implements StateStore {
       this.owned = false;
       this.redis = opts.redis;
     }
-    this.redis.on("error", (err: Error) => {
-      this.lastError = err;
-    });
+    // Only on a client this store owns: a shared client outlives many stores (one per pattern reload).
+    if (this.owned) {
+      this.redis.on("error", (err: Error) => {
+        this.lastError = err;
+      });
+    }
     this.redis.defineCommand("cwReadGroup", { lua: READ_GROUP, numberOfKeys: 4, readOnly: true });
     this.redis.defineCommand("cwApplyGroup", { lua: APPLY_GROUP, numberOfKeys: 5 });
     this.redis.defineCommand("cwAddSeen", { lua: ADD_SEEN, numberOfKeys: 2 });
