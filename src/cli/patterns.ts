@@ -68,7 +68,10 @@ export function registerPatterns(program: Command, ctx: CliContext): void {
 /** Loads the set, or prints every load error to stderr, sets exit 1 and returns undefined. */
 async function load(paths: string[], ctx: CliContext): Promise<LoadedPatternSet | undefined> {
   try {
-    return await loadPatternSet({ patterns: paths.length ? paths : [BUILTIN_PATTERNS_DIR] });
+    return await loadPatternSet({
+      patterns: paths.length ? paths : [BUILTIN_PATTERNS_DIR],
+      checkFixtures: true,
+    });
   } catch (err) {
     if (!(err instanceof PatternLoadError)) throw err;
     for (const issue of err.errors) process.stderr.write(`${formatIssue(issue)}\n`);

@@ -26,6 +26,11 @@ export interface LoadOptions {
   patterns?: string[];
   /** Taxonomy files (or directories of them), merged with any taxonomy.json found among the patterns. */
   taxonomies?: string[];
+  /**
+   * Also report `tests[].events` fixtures that do not exist (`patterns validate|test`). Off by default:
+   * a deployment without its fixtures must still detect.
+   */
+  checkFixtures?: boolean;
 }
 
 /** A loaded and checked set, with what it was read from (for summaries). */
@@ -82,7 +87,7 @@ export async function loadPatternSet(opts: LoadOptions = {}): Promise<LoadedPatt
   const analysed = analyse(patterns, taxonomies);
   issues.push(...analysed.issues);
   // Fixtures must exist; only the loader (not the pure path) touches the file system for them.
-  for (const { file, source } of analysed.patterns) {
+  for (const { file, source } of opts.checkFixtures ? analysed.patterns : []) {
     file.tests?.forEach((t, i) => {
       const path = resolve(dirname(source), t.events);
       if (!existsSync(path)) {

@@ -412,7 +412,10 @@ describe("loadPatternSet (files)", () => {
       "nofix/p.json",
       pattern({ tests: [{ name: "t", events: "fixtures/missing.jsonl", expect: 1 }] }),
     );
-    const err = await loadPatternSet({ patterns: [p, join(dir, "does-not-exist")] }).catch((e) => e);
+    const err = await loadPatternSet({
+      patterns: [p, join(dir, "does-not-exist")],
+      checkFixtures: true,
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(PatternLoadError);
     const lines: string[] = err.message.split("\n");
     expect(lines).toHaveLength(2);
@@ -420,6 +423,10 @@ describe("loadPatternSet (files)", () => {
     expect(lines[0]).toMatch(
       /nofix\/p\.json: tests\[0\]\.events: fixture not found: .*nofix\/fixtures\/missing\.jsonl$/,
     );
+  });
+  it("missing fixtures do not stop a load for detection", async () => {
+    const set = await loadPatternSet({ patterns: [join(dir, "nofix/p.json")] });
+    expect(set.patterns).toHaveLength(1);
   });
   it("a directory without patterns is an error", async () => {
     mkdirSync(join(dir, "empty"));
