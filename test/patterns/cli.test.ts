@@ -91,7 +91,9 @@ describe("chainwatch patterns validate", () => {
     write("nofix/p.json", { ...exfil, tests: [{ name: "t", events: "fixtures/gone.jsonl", expect: 1 }] });
     const r = chainwatch("patterns", "validate", "nofix/p.json");
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe("nofix/p.json: tests[0].events: fixture not found: nofix/fixtures/gone.jsonl\n1 error\n");
+    expect(r.stderr).toBe(
+      "nofix/p.json: tests[0].events: fixture not found: nofix/fixtures/gone.jsonl\n1 error\n",
+    );
   });
   it("without a path validates the built-in library", () => {
     const r = spawnSync(process.execPath, [join(root, "bin/chainwatch.js"), "patterns", "validate"], {
