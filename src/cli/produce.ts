@@ -74,10 +74,8 @@ export async function produce(opts: { input: string; topic?: string; logLevel: s
     sent += batch.length;
     if (Date.now() - lastProgress >= 1000) {
       lastProgress = Date.now();
-      logger.info(
-        { sent, invalid, eventsPerSecond: Math.round(sent / ((lastProgress - started) / 1000)) },
-        "progress",
-      );
+      const rate = Math.round(sent / ((lastProgress - started) / 1000));
+      process.stderr.write(`produce: ${sent} events sent, ${invalid} invalid (${rate} events/s)\n`);
     }
   };
   try {
@@ -87,7 +85,7 @@ export async function produce(opts: { input: string; topic?: string; logLevel: s
       const parsed = parseEvent(line, { maxBytes: DEFAULT_MAX_EVENT_BYTES });
       if (!parsed.ok) {
         invalid++;
-        logger.warn({ line: lineNo, reason: parsed.reason }, `line ${lineNo}: ${parsed.reason} (skipped)`);
+        process.stderr.write(`line ${lineNo}: ${parsed.reason} (skipped)\n`);
         continue;
       }
       // The original bytes go out, not the normalised event: the service validates them itself.
@@ -99,9 +97,9 @@ export async function produce(opts: { input: string; topic?: string; logLevel: s
     await producer.close();
   }
   const seconds = (Date.now() - started) / 1000;
-  logger.info(
-    { sent, invalid, topic, seconds, eventsPerSecond: Math.round(sent / Math.max(seconds, 0.001)) },
-    "done",
+  const rate = Math.round(sent / Math.max(seconds, 0.001));
+  process.stderr.write(
+    `produce: ${sent} events sent to ${topic} (${lineNo} lines), ${invalid} invalid, in ${seconds.toFixed(2)}s (${rate} events/s)\n`,
   );
   return 0;
 }

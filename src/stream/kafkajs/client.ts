@@ -21,6 +21,11 @@ export function createKafka(conn: KafkaConnection, logger: Logger): Kafka {
       const { message, ...rest } = entry.log;
       // Transactions abort on a failed send, so bounded retries don't weaken our guarantee.
       if (message.startsWith("Limiting retries for the idempotent producer")) return;
+      // Metadata for a topic being auto-created: kafkajs retries it; not worth an error line.
+      if (String(rest.error ?? "").startsWith("This server does not host this topic-partition")) {
+        logger.debug({ component: "kafkajs", namespace: entry.namespace, ...rest }, message);
+        return;
+      }
       const fields = { component: "kafkajs", namespace: entry.namespace, ...rest };
       if (entry.level <= logLevel.ERROR) logger.error(fields, message);
       else if (entry.level === logLevel.WARN) logger.warn(fields, message);

@@ -1,4 +1,4 @@
-import { CompressionTypes, type Kafka, type Producer as KafkaProducer } from "kafkajs";
+import { CompressionTypes, type Kafka, type Producer as KafkaProducer, Partitioners } from "kafkajs";
 import type { OutMessage, Producer } from "../port.js";
 import { toKafkaMessage } from "./messages.js";
 
@@ -11,6 +11,8 @@ export class KafkajsProducer implements Producer {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: true,
+      // Java-compatible murmur2 on the key: a user stays on the partition other clients pick too.
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     await producer.connect();
     return new KafkajsProducer(producer);

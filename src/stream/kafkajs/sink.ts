@@ -1,4 +1,4 @@
-import type { Kafka, Producer as KafkaProducer } from "kafkajs";
+import { type Kafka, type Producer as KafkaProducer, Partitioners } from "kafkajs";
 import { type OutMessage, PartitionFencedError, type TransactionalSink } from "../port.js";
 import { toKafkaMessage } from "./messages.js";
 
@@ -78,6 +78,8 @@ export class KafkajsTransactionalSink implements TransactionalSink {
           maxInFlightRequests: 1,
           transactionTimeout: this.opts.transactionTimeoutMs ?? 60_000,
           allowAutoTopicCreation: true,
+          // Java-compatible murmur2 on the key: a user stays on the partition other clients pick too.
+          createPartitioner: Partitioners.DefaultPartitioner,
         });
         await producer.connect();
         return producer;
