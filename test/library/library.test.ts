@@ -24,12 +24,20 @@ describe("built-in pattern library", () => {
     expect(set.taxonomyFiles.some((f) => f.endsWith("taxonomy.json"))).toBe(true);
   });
 
-  it("gives every pattern a SAFE-MCP tag, a description, a positive and a near-miss fixture", () => {
+  it("gives every pattern SAFE-MCP and ATT&CK tags, a description, a positive and a near-miss fixture", () => {
     for (const p of set.patterns) {
       const where = `${p.id} (${p.source})`;
       expect(
         p.tags.some((t) => /^safe\.t\d{4}$/.test(t)),
         `${where}: safe.t#### tag`,
+      ).toBe(true);
+      expect(
+        p.tags.some((t) => /^attack\.t\d{4}(\.\d{3})?$/.test(t)),
+        `${where}: ATT&CK technique`,
+      ).toBe(true);
+      expect(
+        p.tags.some((t) => /^attack\.[a-z]+(-[a-z]+)*$/.test(t)),
+        `${where}: ATT&CK tactic`,
       ).toBe(true);
       for (const t of p.tags) expect(t, `${where}: tag ${t}`).toMatch(/^(safe|attack|atlas)\.[a-z0-9.-]+$/);
       expect(p.description?.length ?? 0, `${where}: description`).toBeGreaterThan(80);
