@@ -4,12 +4,12 @@ import type { ToolCallEvent } from "../events/schema.js";
 import type { PatternSet } from "../patterns/compiled.js";
 import type { GroupRef } from "../state/store.js";
 import type { DetectorOptions, Engine, EventOutcome } from "./api.js";
-import { Classifier, Dispatcher, type WhereEntry } from "./dispatch.js";
-import { GroupIndex } from "./group-index.js";
+import { Classifier, Dispatcher } from "./dispatch.js";
+import { GroupIndex, holdsEvent } from "./group-index.js";
 import type { EventSource, GroupState, StoredEvent } from "./group-state.js";
 import { Grouping } from "./grouping.js";
-import { findMatch } from "./matcher.js";
-import { insertSorted } from "./order.js";
+import { feasibleAnchorSteps, findMatch } from "./matcher.js";
+import { compareStored, insertSorted } from "./order.js";
 import { type PatternPlan, planPattern } from "./plan.js";
 
 export const DEFAULT_MAX_EVENTS_PER_GROUP = 10_000;
@@ -96,8 +96,8 @@ export class Detector implements Engine {
     const rt = this.runtimes.get(state.groupingId);
     const index = rt ? this.indexFor(state, rt) : undefined;
     const id = event.event_id;
-    if (state.outbox.has(id) || index?.ids.has(id)) return NOTHING;
     const ts = event.timestamp;
+    if (state.outbox.has(id) || holdsEvent(state.events, id, ts)) return NOTHING;
     if (ts < state.newest - this.retentionMs) return { status: "too_late", alerts: [], evicted: 0 };
     if (ts > state.newest) state.newest = ts;
     if (!rt || !index) return NOTHING;
@@ -107,16 +107,15 @@ export class Detector implements Engine {
     if (hits.length > 0) {
       stored =
         source === undefined ? { seq: state.nextSeq++, event } : { seq: state.nextSeq++, event, source };
-      insertSorted(state.events, stored);
+      index.insert(insertSorted(state.events, stored), stored, hits);
       state.changes.added.push(stored);
-      index.add(
-        stored,
-        hits.map((h) => h.id),
-      );
     }
     const evicted = this.trim(state, index);
     index.markSynced(state);
-    if (!stored || !index.ids.has(id)) return evicted ? { status: "ok", alerts: [], evicted } : NOTHING;
+    // Removal cuts a prefix: the new event is still stored unless it sorts before the first kept one.
+    const first = state.events[0];
+    if (!stored || !first || compareStored(stored, first) < 0)
+      return evicted ? { status: "ok", alerts: [], evicted } : NOTHING;
 
     const alerts = this.search(state, rt, index, stored, hits);
     if (alerts.length > 0) {
@@ -136,9 +135,9 @@ export class Detector implements Engine {
     const drop = old + over;
     if (drop === 0) return 0;
     const removed = events.splice(0, drop);
+    index.removeOldest(removed);
     const added = state.changes.added;
     for (const ev of removed) {
-      index.remove(ev);
       // An event added and dropped within the same batch never reaches the store.
       const i = added.lastIndexOf(ev);
       if (i >= 0) added.splice(i, 1);
@@ -152,28 +151,37 @@ export class Detector implements Engine {
     rt: GroupingRuntime,
     index: GroupIndex,
     anchor: StoredEvent,
-    hits: WhereEntry[],
+    hits: readonly number[],
   ): Alert[] {
     let alerts: Alert[] | undefined;
+    const entries = rt.dispatcher.entries;
     let i = 0;
     while (i < hits.length) {
-      const plan = hits[i]!.plan;
+      const plan = entries[hits[i]!]!.plan;
       let mask = 0;
-      for (; i < hits.length && hits[i]!.plan === plan; i++) {
-        if (hits[i]!.kind === "step") mask |= 1 << hits[i]!.index;
+      for (; i < hits.length; i++) {
+        const entry = entries[hits[i]!]!;
+        if (entry.plan !== plan) break;
+        if (entry.kind === "step") mask |= 1 << entry.index;
       }
       if (mask === 0) continue;
       const pattern = plan.pattern;
+      const stepLists = plan.scratchSteps;
+      const stepIds = rt.dispatcher.stepEntry[plan.index]!;
+      for (let s = 0; s < stepIds.length; s++) stepLists[s] = index.list(stepIds[s]!);
+      mask = feasibleAnchorSteps(plan, stepLists, anchor, mask);
+      if (mask === 0) continue;
+      const absentLists = plan.scratchAbsents;
+      const absentIds = rt.dispatcher.absentEntry[plan.index]!;
+      for (let a = 0; a < absentIds.length; a++) absentLists[a] = index.list(absentIds[a]!);
       const mark = state.marks.get(pattern.id);
       const consumed = mark ? mark.consumed : Number.NEGATIVE_INFINITY;
       const eligibleFrom =
         mark?.lastAlert != null ? mark.lastAlert + pattern.suppressMs : Number.NEGATIVE_INFINITY;
-      const stepIds = rt.dispatcher.stepEntry[plan.index]!;
-      const absentIds = rt.dispatcher.absentEntry[plan.index]!;
       const found = findMatch({
         plan,
-        steps: stepIds.map((e) => index.list(e)),
-        absents: absentIds.map((e) => index.list(e)),
+        steps: stepLists,
+        absents: absentLists,
         anchor,
         anchorMask: mask,
         consumed,
@@ -194,13 +202,9 @@ export class Detector implements Engine {
     if (cached?.inSync(state)) return cached;
     // A state loaded fresh (or changed outside the engine): index its events once.
     const index = new GroupIndex();
-    for (const ev of state.events) {
-      const hits = rt.dispatcher.evaluate(ev.event, this.classifier.classify(ev.event));
-      index.add(
-        ev,
-        hits.map((h) => h.id),
-      );
-    }
+    state.events.forEach((ev, i) => {
+      index.insert(i, ev, rt.dispatcher.evaluate(ev.event, this.classifier.classify(ev.event)));
+    });
     index.markSynced(state);
     this.indexes.set(state, index);
     return index;

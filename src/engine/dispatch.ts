@@ -23,7 +23,8 @@ const MAX_CACHE = 20_000;
 
 /**
  * Evaluates the taxonomy once per distinct `server/tool` (events without categories of their own:
- * the taxonomy is a function of server and tool) and once per event otherwise.
+ * the taxonomy is a function of server and tool) and once per event otherwise. The key names
+ * server, tool and categories, so anything that depends on those alone can be cached under it.
  */
 export class Classifier {
   private readonly cache = new Map<string, Classified>();
@@ -33,7 +34,8 @@ export class Classifier {
     const own = event.categories;
     if (own && own.length > 0) {
       const categories = this.taxonomy.categoriesOf(event);
-      return { categories, key: `c\u0000${event.tool}\u0000${[...categories].sort().join("\u0000")}` };
+      const key = `c\u0000${event.server}\u0000${event.tool}\u0000${[...categories].sort().join("\u0000")}`;
+      return { categories, key };
     }
     const key = `s\u0000${event.server}\u0000${event.tool}`;
     let hit = this.cache.get(key);
@@ -59,7 +61,7 @@ export class Dispatcher {
   private readonly byTool = new Map<string, WhereEntry[]>();
   private readonly byCategory = new Map<string, WhereEntry[]>();
   private readonly wildcard: WhereEntry[] = [];
-  private readonly cache = new Map<string, WhereEntry[]>();
+  private readonly cache = new Map<string, Candidate[]>();
 
   constructor(plans: PatternPlan[]) {
     for (const plan of plans) {
@@ -78,27 +80,47 @@ export class Dispatcher {
     return entry.id;
   }
 
-  /** Entries whose hints admit this tool and categories, in id order. */
-  candidates(event: ToolCallEvent, cls: Classified): WhereEntry[] {
+  /**
+   * The entries that could hold for an event with this classification, in id order. A `where` that
+   * reads only tool, server and categories has the same result for every event of the key: it is
+   * evaluated once here, dropped when false and marked `known` when true.
+   */
+  candidates(event: ToolCallEvent, cls: Classified): Candidate[] {
     let list = this.cache.get(cls.key);
     if (list) return list;
     const ids = new Set<WhereEntry>(this.wildcard);
     for (const e of this.byTool.get(event.tool) ?? []) ids.add(e);
     for (const c of cls.categories) for (const e of this.byCategory.get(c) ?? []) ids.add(e);
-    list = [...ids].sort((a, b) => a.id - b.id);
+    list = [];
+    for (const entry of [...ids].sort((a, b) => a.id - b.id)) {
+      if (!isStatic(entry.where)) list.push({ entry, known: false });
+      else if (entry.where.test(event, cls.categories)) list.push({ entry, known: true });
+    }
     if (this.cache.size >= MAX_CACHE) this.cache.clear();
     this.cache.set(cls.key, list);
     return list;
   }
 
-  /** The entries whose `where` holds for the event (each predicate evaluated once). */
-  evaluate(event: ToolCallEvent, cls: Classified): WhereEntry[] {
-    const hits: WhereEntry[] = [];
-    for (const entry of this.candidates(event, cls)) {
-      if (entry.where.test(event, cls.categories)) hits.push(entry);
+  /** Ids (ascending) of the entries whose `where` holds for the event; each evaluated at most once. */
+  evaluate(event: ToolCallEvent, cls: Classified): number[] {
+    const hits: number[] = [];
+    for (const c of this.candidates(event, cls)) {
+      if (c.known || c.entry.where.test(event, cls.categories)) hits.push(c.entry.id);
     }
     return hits;
   }
+}
+
+export interface Candidate {
+  entry: WhereEntry;
+  /** The `where` is known to hold (it reads only what the cache key fixes). */
+  known: boolean;
+}
+
+const STATIC_FIELDS = new Set(["tool", "server", "categories"]);
+
+function isStatic(where: CompiledWhere): boolean {
+  return where.fields.every((f) => STATIC_FIELDS.has(f));
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

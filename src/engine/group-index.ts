@@ -1,5 +1,5 @@
 import type { GroupState, StoredEvent } from "./group-state.js";
-import { insertSorted, removeSorted } from "./order.js";
+import { countBefore, insertSorted, removeSorted } from "./order.js";
 
 /**
  * Engine-private index of one group's stored events: per `where` entry (step or absent of a
@@ -9,10 +9,9 @@ import { insertSorted, removeSorted } from "./order.js";
  * behind the engine's back (detected by `nextSeq`/length).
  */
 export class GroupIndex {
-  /** Event ids of the stored events (per-group idempotency). */
-  readonly ids = new Set<string>();
   private readonly lists = new Map<number, StoredEvent[]>();
-  private readonly memberships = new Map<StoredEvent, readonly number[]>();
+  /** Entry ids per stored event, aligned with `state.events` (for removal without a lookup). */
+  private readonly entriesAt: Array<readonly number[]> = [];
   nextSeq = 0;
   size = 0;
 
@@ -20,9 +19,10 @@ export class GroupIndex {
     return this.lists.get(entry) ?? EMPTY;
   }
 
-  add(item: StoredEvent, entries: readonly number[]): void {
-    this.ids.add(item.event.event_id);
-    this.memberships.set(item, entries);
+  /** Records `item`, just inserted at `position` of `state.events`, under its entries. */
+  insert(position: number, item: StoredEvent, entries: readonly number[]): void {
+    if (position === this.entriesAt.length) this.entriesAt.push(entries);
+    else this.entriesAt.splice(position, 0, entries);
     for (const id of entries) {
       const list = this.lists.get(id);
       if (list) insertSorted(list, item);
@@ -30,17 +30,19 @@ export class GroupIndex {
     }
   }
 
-  remove(item: StoredEvent): void {
-    this.ids.delete(item.event.event_id);
-    const entries = this.memberships.get(item);
-    if (!entries) return;
-    this.memberships.delete(item);
-    for (const id of entries) {
-      const list = this.lists.get(id);
-      if (!list) continue;
-      removeSorted(list, item);
-      if (list.length === 0) this.lists.delete(id);
+  /** Forgets the first `removed.length` events of the group (they were cut from `state.events`). */
+  removeOldest(removed: readonly StoredEvent[]): void {
+    for (let i = 0; i < removed.length; i++) {
+      const item = removed[i]!;
+      for (const id of this.entriesAt[i]!) {
+        const list = this.lists.get(id);
+        if (!list) continue;
+        if (list[0] === item) list.shift();
+        else removeSorted(list, item);
+        if (list.length === 0) this.lists.delete(id);
+      }
     }
+    this.entriesAt.splice(0, removed.length);
   }
 
   inSync(state: GroupState): boolean {
@@ -51,6 +53,16 @@ export class GroupIndex {
     this.nextSeq = state.nextSeq;
     this.size = state.events.length;
   }
+}
+
+/** Whether the group stores an event with this id (a duplicate has the same timestamp). */
+export function holdsEvent(events: readonly StoredEvent[], id: string, ts: number): boolean {
+  for (let i = countBefore(events, ts, Number.NEGATIVE_INFINITY); i < events.length; i++) {
+    const e = events[i]!.event;
+    if (e.timestamp !== ts) return false;
+    if (e.event_id === id) return true;
+  }
+  return false;
 }
 
 const EMPTY: readonly StoredEvent[] = Object.freeze([]);

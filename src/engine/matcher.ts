@@ -32,14 +32,44 @@ type Found = Omit<Match, "groupValues" | "trigger">;
  * set's latest event and filling greedily downwards. The first full match found is the reported one.
  */
 export function findMatch(input: SearchInput): Found | null {
-  const { plan, steps, anchor } = input;
-  if (anchor.event.timestamp <= input.consumed) return null;
-  const n = plan.stepCount;
-  for (let s = 0; s < n; s++) {
-    const min = plan.pattern.steps[s]!.count?.min ?? 1;
-    if (steps[s]!.length < min) return null;
-  }
+  if (input.anchor.event.timestamp <= input.consumed) return null;
   return new Search(input).run();
+}
+
+/**
+ * Cheap necessary conditions, checked before any search: every step has enough events, and the
+ * anchor can sit in step s only if every step ordered after s has an event after the anchor and every
+ * step ordered before s one before it (the usual arriving event, the group's newest, fails this for all
+ * but the last steps). Returns the steps of `mask` that pass, 0 when no search is needed.
+ */
+export function feasibleAnchorSteps(
+  plan: PatternPlan,
+  steps: ReadonlyArray<readonly StoredEvent[]>,
+  anchor: StoredEvent,
+  mask: number,
+): number {
+  for (let s = 0; s < plan.stepCount; s++) if (steps[s]!.length < plan.minEvents[s]!) return 0;
+  let out = 0;
+  for (let s = 0; s < plan.stepCount; s++) {
+    if ((mask & (1 << s)) === 0) continue;
+    let ok = true;
+    for (const t of plan.after[s]!) {
+      const list = steps[t]!;
+      if (compareStored(list[list.length - 1]!, anchor) <= 0) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) continue;
+    for (const t of plan.before[s]!) {
+      if (compareStored(steps[t]![0]!, anchor) >= 0) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) out |= 1 << s;
+  }
+  return out;
 }
 
 class Search {

@@ -19,14 +19,16 @@ export function countBefore(list: readonly StoredEvent[], ts: number, seq: numbe
   return lo;
 }
 
-/** Inserts into a sorted list; new events usually go last, so look from the end first. */
-export function insertSorted(list: StoredEvent[], item: StoredEvent): void {
+/** Inserts into a sorted list and returns its position; new events usually go last. */
+export function insertSorted(list: StoredEvent[], item: StoredEvent): number {
   const n = list.length;
   if (n === 0 || compareStored(list[n - 1]!, item) < 0) {
     list.push(item);
-    return;
+    return n;
   }
-  list.splice(countBefore(list, item.event.timestamp, item.seq), 0, item);
+  const at = countBefore(list, item.event.timestamp, item.seq);
+  list.splice(at, 0, item);
+  return at;
 }
 
 /** Removes one element (found by binary search); returns whether it was there. */

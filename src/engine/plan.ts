@@ -1,5 +1,6 @@
 import { DirectedGraph } from "graphology";
 import type { CompiledJoin, CompiledPattern } from "../patterns/compiled.js";
+import type { StoredEvent } from "./group-state.js";
 
 /**
  * Everything the matcher needs about one pattern's shape, derived once at construction: the step
@@ -27,6 +28,11 @@ export interface PatternPlan {
   edges: Array<[number, number]>;
   /** Step indexes in a topological order of the order DAG. */
   topo: number[];
+  /** Least number of events per step (count.min, else 1). */
+  minEvents: number[];
+  /** Reusable per-search arrays (the engine is synchronous: one search at a time per plan). */
+  scratchSteps: Array<readonly StoredEvent[]>;
+  scratchAbsents: Array<readonly StoredEvent[]>;
 }
 
 export function planPattern(pattern: CompiledPattern, index: number): PatternPlan {
@@ -89,6 +95,9 @@ export function planPattern(pattern: CompiledPattern, index: number): PatternPla
     absents,
     edges: pattern.orderEdges.map(([a, b]) => [a, b] as [number, number]),
     topo,
+    minEvents: pattern.steps.map((s) => s.count?.min ?? 1),
+    scratchSteps: new Array(n),
+    scratchAbsents: new Array(pattern.absent.length),
   };
 }
 
