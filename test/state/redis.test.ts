@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisStore, type RedisStoreOptions } from "../../src/state/redis/store.js";
-import { StateUnavailableError } from "../../src/state/store.js";
+import { StateConflictError, StateUnavailableError } from "../../src/state/store.js";
 import { redisUrl, uniqueName } from "../helpers/services.js";
 import { add, event, ref, T0 } from "./build.js";
 import { describeStoreContract } from "./contract.js";
@@ -15,24 +15,26 @@ function store(prefix: string, extra: Partial<RedisStoreOptions> = {}): RedisSto
   return new RedisStore({ redis: redisUrl(), prefix, fields: FIELDS, retentionMs: 60_000, ...extra });
 }
 
-describeStoreContract("RedisStore", async () => {
-  const prefix = `${uniqueName("cwtest")}:`;
-  return {
-    open: () => store(prefix),
-    separateWriters: true,
-    roundTrips: (s) => (s as RedisStore).roundTrips,
-    expiring: () => ({
-      // Keys live retention + slack = 300 ms of processing time after their last write.
-      store: store(prefix, { retentionMs: 200, ttlSlackMs: 100 }),
-      makeIdle: () => sleep(600),
-    }),
-    cleanup: async () => {
-      const s = store(prefix);
-      await s.deleteAll();
-      await s.close();
-    },
-  };
-});
+for (const cacheGroups of [10_000, 0]) {
+  describeStoreContract(`RedisStore (group cache ${cacheGroups})`, async () => {
+    const prefix = `${uniqueName("cwtest")}:`;
+    return {
+      open: () => store(prefix, { cacheGroups }),
+      separateWriters: true,
+      roundTrips: (s) => (s as RedisStore).roundTrips,
+      expiring: () => ({
+        // Keys live retention + slack = 300 ms of processing time after their last write.
+        store: store(prefix, { retentionMs: 200, ttlSlackMs: 100, cacheGroups }),
+        makeIdle: () => sleep(600),
+      }),
+      cleanup: async () => {
+        const s = store(prefix);
+        await s.deleteAll();
+        await s.close();
+      },
+    };
+  });
+}
 
 describe("RedisStore specifics", () => {
   const prefix = `${uniqueName("cwtest")}:`;
@@ -130,7 +132,8 @@ describe("RedisStore specifics", () => {
 
   it("expires outbox entries after outboxTtlMs", async () => {
     let now = Date.now();
-    const s = open({ outboxTtlMs: 1000, now: () => now });
+    // Without the group cache: this is about what Redis keeps (a cached copy may keep entries longer).
+    const s = open({ outboxTtlMs: 1000, now: () => now, cacheGroups: 0 });
     const r = ref("outbox-ttl");
     const st = (await s.load([r], [])).groups.get(r.key)!;
     st.outbox.set("old", { alerts: [] });
@@ -177,6 +180,51 @@ describe("RedisStore specifics", () => {
     const other = await b.load([r], [e.event.event_id]);
     expect(other.groups.get(r.key)!.events).toEqual([]);
     expect(other.seen.size).toBe(0);
+  });
+
+  describe("group cache", () => {
+    it("reuses a saved group while Redis holds its version, and re-reads it once another writer changed it", async () => {
+      const p = `${uniqueName("cwtest")}:`;
+      const a = open({}, p);
+      const b = open({ cacheGroups: 0 }, p);
+      const r = ref("cached");
+      const s1 = (await a.load([r], [])).groups.get(r.key)!;
+      add(s1, event("cached", T0));
+      await a.save({ groups: [s1], seen: [] });
+      expect((await a.load([r], [])).groups.get(r.key)).toBe(s1); // no events travelled
+
+      const sb = (await b.load([r], [])).groups.get(r.key)!;
+      add(sb, event("cached", T0 + 1));
+      await b.save({ groups: [sb], seen: [] });
+      const again = (await a.load([r], [])).groups.get(r.key)!;
+      expect(again).not.toBe(s1);
+      expect(again.events.map((e) => e.event.timestamp)).toEqual([T0, T0 + 1]);
+    });
+
+    it("never serves a state the engine changed without a successful save", async () => {
+      const p = `${uniqueName("cwtest")}:`;
+      const a = open({}, p);
+      const b = open({}, p);
+      const r = ref("dirty");
+      const s1 = (await a.load([r], [])).groups.get(r.key)!;
+      add(s1, event("dirty", T0));
+      await a.save({ groups: [s1], seen: [] });
+
+      // Changed, never saved (the batch failed before save).
+      const s2 = (await a.load([r], [])).groups.get(r.key)!;
+      add(s2, event("dirty", T0 + 1));
+      const s3 = (await a.load([r], [])).groups.get(r.key)!;
+      expect(s3.events.map((e) => e.event.timestamp)).toEqual([T0]);
+
+      // Changed, save refused (another writer got there first).
+      const sb = (await b.load([r], [])).groups.get(r.key)!;
+      add(sb, event("dirty", T0 + 2));
+      await b.save({ groups: [sb], seen: [] });
+      add(s3, event("dirty", T0 + 3));
+      await expect(a.save({ groups: [s3], seen: [] })).rejects.toBeInstanceOf(StateConflictError);
+      const s4 = (await a.load([r], [])).groups.get(r.key)!;
+      expect(s4.events.map((e) => e.event.timestamp)).toEqual([T0, T0 + 2]);
+    });
   });
 
   it("fails fast with StateUnavailableError when Redis is unreachable", { timeout: 15_000 }, async () => {

@@ -6,12 +6,17 @@
  * Group keys: KEYS[1] meta hash, KEYS[2] event list, KEYS[3] outbox hash, KEYS[4] outbox index zset.
  */
 
-/** ARGV: outboxSince (ms). Returns {version, metaFlat, events, outboxIds, outboxValues}. */
+/**
+ * ARGV: knownVersion (the version of the caller's cached copy, 0 = none), outboxSince (ms).
+ * Returns {version} when the cached copy is current, else {version, metaFlat, events, outboxIds,
+ * outboxValues}.
+ */
 export const READ_GROUP = `#!lua flags=no-writes
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v > 0 and v == tonumber(ARGV[1]) then return {v} end
 local meta = redis.call('HGETALL', KEYS[1])
 local events = redis.call('LRANGE', KEYS[2], 0, -1)
-local ids = redis.call('ZRANGE', KEYS[4], ARGV[1], '+inf', 'BYSCORE')
+local ids = redis.call('ZRANGE', KEYS[4], ARGV[2], '+inf', 'BYSCORE')
 local values = {}
 for i = 1, #ids do values[i] = redis.call('HGET', KEYS[3], ids[i]) or '' end
 return {v, meta, events, ids, values}

@@ -57,6 +57,12 @@ export interface RedisStoreOptions {
   /** For an owned client: how long connecting and each command may take. Defaults 2 s and 5 s. */
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
+  /**
+   * Groups kept in process after a save, reused while Redis still holds that version (the read then
+   * returns only the version: no events travel, and the engine keeps its index of them). With Kafka
+   * partitioning by user, one instance owns a user, so this is the common case. Default 10 000; 0 = off.
+   */
+  cacheGroups?: number;
   /** Processing time, for outbox expiry (tests). */
   now?: () => number;
 }
@@ -72,13 +78,34 @@ export interface RedisStoreStats {
 }
 
 interface ScriptCommands {
-  cwReadGroup(k1: string, k2: string, k3: string, k4: string, outboxSince: number): ChainableCommander;
+  cwReadGroup(
+    k1: string,
+    k2: string,
+    k3: string,
+    k4: string,
+    knownVersion: number,
+    outboxSince: number,
+  ): ChainableCommander;
   cwApplyGroup(...args: Array<string | number>): ChainableCommander;
   cwAddSeen(...args: Array<string | number>): ChainableCommander;
 }
 
-type ReadReply = [number, string[], string[], string[], string[]];
-type ParsedGroup = { ref: GroupRef; reply: ReadReply; events: unknown[][] };
+type ReadReply = [number, string[], string[], string[], string[]] | [number];
+type FullReply = [number, string[], string[], string[], string[]];
+type ParsedGroup = { ref: GroupRef; reply: FullReply; events: unknown[][] };
+
+/** What a cached state looked like when saved: if it still does, the engine has not touched it since. */
+interface Cached {
+  state: GroupState;
+  version: number;
+  nextSeq: number;
+  newest: number;
+  events: number;
+  marks: number;
+  outbox: number;
+}
+
+const MAX_CACHED_OUTBOX = 1000;
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -110,6 +137,9 @@ export class RedisStore implements StateStore {
     undecodable: 0,
   };
   private lastError: Error | undefined;
+  private readonly cacheGroups: number;
+  /** Recency order: a hit moves to the end. */
+  private readonly cache = new Map<string, Cached>();
 
   constructor(opts: RedisStoreOptions) {
     this.prefix = opts.prefix ?? "cw:";
@@ -122,6 +152,7 @@ export class RedisStore implements StateStore {
     this.maxSeenPerShard = Math.ceil(positive(opts.maxSeenIds ?? 2_000_000, "maxSeenIds") / this.seenShards);
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 2000;
     this.now = opts.now ?? Date.now;
+    this.cacheGroups = Math.max(0, Math.floor(opts.cacheGroups ?? 10_000));
     this.schema = schemaFor(opts.fields);
     this.schemas.set(this.schema.id, this.schema);
 
@@ -170,18 +201,27 @@ export class RedisStore implements StateStore {
     const p = this.redis.pipeline();
     const cmd = p as unknown as ScriptCommands;
     const outboxSince = this.now() - this.outboxTtlMs;
+    const cached = new Map<string, GroupState>();
     for (const ref of unique.values()) {
       const k = groupKeys(this.prefix, ref.key);
-      cmd.cwReadGroup(k.meta, k.events, k.outbox, k.outboxIndex, outboxSince);
+      const hit = this.cachedClean(ref.key);
+      if (hit) cached.set(ref.key, hit);
+      cmd.cwReadGroup(k.meta, k.events, k.outbox, k.outboxIndex, hit?.version ?? 0, outboxSince);
     }
     for (const [shard, ms] of byShard) p.zmscore(seenShardKey(this.prefix, shard), ...ms);
     const replies = await this.exec(p);
 
     let i = 0;
     const parsed: ParsedGroup[] = [];
+    const current = new Map<string, GroupState>();
     const unknownSchemas = new Set<string>();
     for (const ref of unique.values()) {
       const reply = replies[i++] as ReadReply;
+      if (reply.length === 1) {
+        current.set(ref.key, cached.get(ref.key)!);
+        continue;
+      }
+      this.cache.delete(ref.key);
       const events = reply[2].map((r) => {
         const a = parseStored(r);
         this.raw.set(a, r);
@@ -192,8 +232,10 @@ export class RedisStore implements StateStore {
     }
     // Events stored under another field set (patterns changed): one more round trip, rarely.
     if (unknownSchemas.size > 0) await this.fetchSchemas([...unknownSchemas]);
+    for (const g of parsed) current.set(g.ref.key, this.toState(g));
+    // In the caller's order.
     const groups = new Map<string, GroupState>();
-    for (const g of parsed) groups.set(g.ref.key, this.toState(g));
+    for (const key of unique.keys()) groups.set(key, current.get(key)!);
     const seenMembers = new Set<string>();
     for (const [, ms] of byShard) {
       const scores = replies[i++] as Array<string | null>;
@@ -241,6 +283,8 @@ export class RedisStore implements StateStore {
       );
     }
     if (pending.length === 0 && seenShards.size === 0) return;
+    // Whatever happens next, these objects are the engine's work in progress, not Redis' copy.
+    for (const { state } of pending) this.cache.delete(state.key);
     const replies = await this.exec(p);
 
     const conflicts: string[] = [];
@@ -256,6 +300,7 @@ export class RedisStore implements StateStore {
         if (r !== undefined) this.raw.set(ev, r);
       });
       state.changes = emptyChanges();
+      this.remember(state);
     });
     for (let j = first + pending.length; j < replies.length; j++) {
       const dropped = replies[j] as number;
@@ -265,6 +310,51 @@ export class RedisStore implements StateStore {
       this.counters.conflicts += conflicts.length;
       throw new StateConflictError(conflicts);
     }
+  }
+
+  /** A cached state the engine has not changed since it was saved, or undefined. */
+  private cachedClean(key: string): GroupState | undefined {
+    const c = this.cache.get(key);
+    if (!c) return undefined;
+    const s = c.state;
+    const ch = s.changes;
+    const clean =
+      ch.added.length === 0 &&
+      ch.evicted.length === 0 &&
+      ch.marks.size === 0 &&
+      ch.outbox.length === 0 &&
+      s.version === c.version &&
+      s.nextSeq === c.nextSeq &&
+      s.newest === c.newest &&
+      s.events.length === c.events &&
+      s.marks.size === c.marks &&
+      s.outbox.size === c.outbox;
+    if (!clean) {
+      this.cache.delete(key);
+      return undefined;
+    }
+    this.cache.delete(key);
+    this.cache.set(key, c);
+    return s;
+  }
+
+  private remember(s: GroupState): void {
+    if (this.cacheGroups === 0) return;
+    // Redis expires outbox entries; the cached copy only needs a bounded recent part.
+    for (const id of s.outbox.keys()) {
+      if (s.outbox.size <= MAX_CACHED_OUTBOX) break;
+      s.outbox.delete(id);
+    }
+    this.cache.set(s.key, {
+      state: s,
+      version: s.version,
+      nextSeq: s.nextSeq,
+      newest: s.newest,
+      events: s.events.length,
+      marks: s.marks.size,
+      outbox: s.outbox.size,
+    });
+    while (this.cache.size > this.cacheGroups) this.cache.delete(this.cache.keys().next().value as string);
   }
 
   async ping(): Promise<void> {
