@@ -23,6 +23,7 @@ export function registerPatterns(program: Command, ctx: CliContext): void {
     .action(async (paths: string[]) => {
       const set = await load(paths, ctx);
       if (!set) return;
+      for (const w of set.warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);
       process.stdout.write(`${summary(set)}: ok\n`);
     });
 

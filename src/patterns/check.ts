@@ -152,3 +152,38 @@ function regexProblem(source: string): string | undefined {
   if (!safeRegex(source)) return "regex can backtrack catastrophically (nested quantifiers); simplify it";
   return undefined;
 }
+
+/**
+ * Category names a pattern tests by value (literal, `in`, `contains`) that no loaded taxonomy defines:
+ * likely typos, since such a step can then only match events that carry the category themselves.
+ * A warning, not an error, for exactly that reason.
+ */
+export function unknownCategories(p: PatternFile, known: ReadonlySet<string>): CheckIssue[] {
+  const issues: CheckIssue[] = [];
+  const visit = (cond: Condition, path: PropertyKey[]) => {
+    const names: string[] = [];
+    if (typeof cond === "string") names.push(cond);
+    else if (isOperators(cond)) {
+      for (const v of cond.in ?? []) if (typeof v === "string") names.push(v);
+      if (typeof cond.contains === "string") names.push(cond.contains);
+      if (cond.not !== undefined) visit(cond.not, [...path, "not"]);
+      for (const [i, c] of (cond.any ?? []).entries()) visit(c, [...path, "any", i]);
+      for (const [i, c] of (cond.all ?? []).entries()) visit(c, [...path, "all", i]);
+    }
+    for (const name of names) {
+      if (!known.has(name)) {
+        issues.push({
+          path: formatPath(path),
+          message: `category "${name}" is not defined by any loaded taxonomy (only events carrying it themselves can match)`,
+        });
+      }
+    }
+  };
+  const wheres: Array<[Where, PropertyKey[]]> = [
+    ...p.steps.map((s, i): [Where, PropertyKey[]] => [s.where, ["steps", i, "where"]]),
+    ...(p.absent ?? []).map((a, i): [Where, PropertyKey[]] => [a.where, ["absent", i, "where"]]),
+  ];
+  for (const [where, base] of wheres)
+    if (where.category !== undefined) visit(where.category, [...base, "category"]);
+  return issues;
+}

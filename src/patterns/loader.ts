@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { checkPattern } from "./check.js";
+import { checkPattern, unknownCategories } from "./check.js";
 import { compilePattern, makePatternSet } from "./compile.js";
 import type { PatternSet } from "./compiled.js";
 import { type PatternIssue, PatternLoadError, zodIssues } from "./errors.js";
@@ -36,6 +36,8 @@ export interface LoadOptions {
 /** A loaded and checked set, with what it was read from (for summaries). */
 export interface LoadedPatternSet extends PatternSet {
   taxonomyFiles: string[];
+  /** Not errors, worth a look: categories no loaded taxonomy defines (only when one is loaded). */
+  warnings: PatternIssue[];
 }
 
 /**
@@ -99,11 +101,22 @@ export async function loadPatternSet(opts: LoadOptions = {}): Promise<LoadedPatt
       }
     });
   }
-  if (issues.length === 0 && patterns.length === 0) {
-    issues.push({ file: patternPaths.join(", "), path: "", message: "no pattern files (*.json) found" });
+  if (issues.length === 0 && patterns.length === 0 && taxonomies.length === 0) {
+    issues.push({
+      file: patternPaths.join(", "),
+      path: "",
+      message: "no pattern or taxonomy files (*.json) found",
+    });
   }
   if (issues.length) throw new PatternLoadError(byFileOrder(issues, order));
-  return { ...build(analysed), taxonomyFiles: taxonomies.map((t) => t.source) };
+  const warnings: PatternIssue[] = [];
+  if (analysed.taxonomies.length) {
+    const known = new Set(analysed.taxonomies.flatMap((t) => Object.keys(t.categories)));
+    for (const { file, source } of analysed.patterns) {
+      for (const w of unknownCategories(file, known)) warnings.push({ file: source, ...w });
+    }
+  }
+  return { ...build(analysed), taxonomyFiles: taxonomies.map((t) => t.source), warnings };
 }
 
 /** The same as `loadPatternSet` on already-parsed JSON, without touching the file system. */

@@ -95,6 +95,24 @@ describe("chainwatch patterns validate", () => {
       "nofix/p.json: tests[0].events: fixture not found: nofix/fixtures/gone.jsonl\n1 error\n",
     );
   });
+  it("warns (exit 0) about a category no taxonomy defines; a lone taxonomy validates", () => {
+    write("warn/p.json", {
+      ...exfil,
+      id: "w",
+      tests: undefined,
+      join: undefined,
+      steps: [{ id: "a", where: { category: "pubic_sink" } }],
+    });
+    const r = chainwatch("patterns", "validate", "warn/p.json", "good/taxonomy.json");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(
+      /^warning: warn\/p\.json: steps\[0\]\.where\.category: category "pubic_sink" is not defined/,
+    );
+    expect(r.stdout).toBe("1 pattern, 1 taxonomy: ok\n");
+    expect(chainwatch("patterns", "validate", "good/taxonomy.json").stdout).toBe(
+      "0 patterns, 1 taxonomy: ok\n",
+    );
+  });
   it("without a path validates the built-in library", () => {
     const r = spawnSync(process.execPath, [join(root, "bin/chainwatch.js"), "patterns", "validate"], {
       cwd: root,

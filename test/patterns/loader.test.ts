@@ -430,12 +430,33 @@ describe("loadPatternSet (files)", () => {
   });
   it("a directory without patterns is an error", async () => {
     mkdirSync(join(dir, "empty"));
-    await expect(loadPatternSet({ patterns: [join(dir, "empty")] })).rejects.toThrow(/no pattern files/);
+    await expect(loadPatternSet({ patterns: [join(dir, "empty")] })).rejects.toThrow(
+      /no pattern or taxonomy files/,
+    );
+  });
+  it("warns about categories no loaded taxonomy defines", async () => {
+    const p = write(
+      "warn/p.json",
+      pattern({
+        steps: [
+          { id: "a", where: { category: "public_sink" } },
+          { id: "b", where: { category: { not: { in: ["pubic_sink", 3] } } } },
+        ],
+      }),
+    );
+    write("warn/taxonomy.json", { categories: { public_sink: ["send_*"] } });
+    const set = await loadPatternSet({ patterns: [join(dir, "warn")] });
+    expect(set.warnings.map((w) => `${w.path}: ${w.message}`)).toEqual([
+      'steps[1].where.category.not: category "pubic_sink" is not defined by any loaded taxonomy (only events carrying it themselves can match)',
+    ]);
+    const alone = await loadPatternSet({ patterns: [p] });
+    expect(alone.warnings).toEqual([]); // no taxonomy loaded: nothing to compare with
   });
   it("without paths loads the built-in library", async () => {
     const set = await loadPatternSet();
     expect(BUILTIN_PATTERNS_DIR).toBe(join(process.cwd(), "patterns"));
     expect(set.patterns.length).toBeGreaterThan(0);
     expect(set.taxonomyFiles).toEqual(["patterns/taxonomy.json"]);
+    expect(set.warnings).toEqual([]);
   });
 });
