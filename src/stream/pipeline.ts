@@ -201,6 +201,7 @@ export class Pipeline {
         backoff = Math.min(backoff * 2, maxBackoff);
         continue;
       }
+      ctx.committed?.(last.offset);
       this.fault.reach("crash-after-commit");
       const commitMs = performance.now() - commitStarted;
       this.deps.logger.debug(

@@ -54,6 +54,11 @@ export interface BatchHandlerContext {
   /** True once the source is stopping: finish the batch in hand, take no new one. */
   isStopping(): boolean;
   heartbeat(): Promise<void>;
+  /**
+   * The handler committed the batch up to and including `offset` (a batch may be committed in
+   * parts): if the rest of it fails, the part already committed is not fetched again.
+   */
+  committed?(offset: string): void;
 }
 
 export interface ConsumerSource {

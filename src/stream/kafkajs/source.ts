@@ -116,6 +116,7 @@ export class KafkajsConsumerSource implements ConsumerSource {
             // A heartbeat that reports a rebalance must not abort the batch in hand: the group waits
             // (up to the rebalance timeout) for it to finish and commit before reassigning.
             heartbeat: () => heartbeat().catch(() => {}),
+            committed: (offset) => resolveOffset(offset),
           });
         } catch (err) {
           // Not committed: leave the offset unresolved so the batch is fetched again (by us or by
