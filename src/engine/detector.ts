@@ -97,7 +97,12 @@ export class Detector implements Engine {
     const index = rt ? this.indexFor(state, rt) : undefined;
     const id = event.event_id;
     const ts = event.timestamp;
-    if (state.outbox.has(id) || holdsEvent(state.events, id, ts)) return NOTHING;
+    // A group holds an event only at a timestamp it has seen: in-order events skip the lookup.
+    if (
+      (state.outbox.size > 0 && state.outbox.has(id)) ||
+      (ts <= state.newest && holdsEvent(state.events, id, ts))
+    )
+      return NOTHING;
     if (ts < state.newest - this.retentionMs) return { status: "too_late", alerts: [], evicted: 0 };
     if (ts > state.newest) state.newest = ts;
     if (!rt || !index) return NOTHING;
@@ -155,6 +160,8 @@ export class Detector implements Engine {
   ): Alert[] {
     let alerts: Alert[] | undefined;
     const entries = rt.dispatcher.entries;
+    // The usual arriving event is the group's latest: it can only fill steps nothing must follow.
+    const latest = state.events[state.events.length - 1] === anchor;
     let i = 0;
     while (i < hits.length) {
       const plan = entries[hits[i]!]!.plan;
@@ -164,6 +171,7 @@ export class Detector implements Engine {
         if (entry.plan !== plan) break;
         if (entry.kind === "step") mask |= 1 << entry.index;
       }
+      if (latest) mask &= plan.lastStepsMask;
       if (mask === 0) continue;
       const pattern = plan.pattern;
       const stepLists = plan.scratchSteps;

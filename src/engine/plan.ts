@@ -28,6 +28,8 @@ export interface PatternPlan {
   edges: Array<[number, number]>;
   /** Step indexes in a topological order of the order DAG. */
   topo: number[];
+  /** Bits of the steps no order edge leaves (only they can hold the group's latest event). */
+  lastStepsMask: number;
   /** Least number of events per step (count.min, else 1). */
   minEvents: number[];
   /** Reusable per-search arrays (the engine is synchronous: one search at a time per plan). */
@@ -95,6 +97,7 @@ export function planPattern(pattern: CompiledPattern, index: number): PatternPla
     absents,
     edges: pattern.orderEdges.map(([a, b]) => [a, b] as [number, number]),
     topo,
+    lastStepsMask: after.reduce((m, a, s) => (a.length === 0 ? m | (1 << s) : m), 0),
     minEvents: pattern.steps.map((s) => s.count?.min ?? 1),
     scratchSteps: new Array(n),
     scratchAbsents: new Array(pattern.absent.length),
