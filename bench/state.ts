@@ -19,7 +19,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
@@ -192,7 +192,12 @@ async function main(): Promise<void> {
       group_keys: groupKeys.length,
       alerts: run.alerts,
       alerts_memory_store: mem.alerts,
-      machine: { cores: cpus().length, memory: totalmem(), node: process.version },
+      machine: {
+        cores: cpus().length,
+        memory: totalmem(),
+        node: process.version,
+        load_average_1m: loadavg()[0],
+      },
       at: new Date().toISOString(),
     };
 

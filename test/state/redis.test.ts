@@ -130,6 +130,21 @@ describe("RedisStore specifics", () => {
     expect(back.events[1]!.event.session_id).toBe("s");
   });
 
+  it("skips and counts events whose encoding was lost, instead of failing every batch", async () => {
+    const p = `${uniqueName("cwtest")}:`;
+    const before = open({ fields: new Set(["arguments.path"]) }, p);
+    const r = ref("lost-schema");
+    const st = (await before.load([r], [])).groups.get(r.key)!;
+    add(st, event("lost-schema", T0, { arguments: { path: "/a" } }));
+    await before.save({ groups: [st], seen: [] });
+    await raw.del(`${p}schemas`);
+    const after = open({ fields: new Set(["arguments.to"]) }, p);
+    const back = (await after.load([r], [])).groups.get(r.key)!;
+    expect(back.events).toEqual([]);
+    expect(back.nextSeq).toBe(1);
+    expect(after.stats().undecodable).toBe(1);
+  });
+
   it("expires outbox entries after outboxTtlMs", async () => {
     let now = Date.now();
     // Without the group cache: this is about what Redis keeps (a cached copy may keep entries longer).

@@ -61,19 +61,22 @@ for _ = 1, nMark do
   i = i + 2
 end
 redis.call('HSET', KEYS[1], unpack(h))
-for _ = 1, nOb do
-  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
-  redis.call('ZADD', KEYS[4], now, ARGV[i])
-  i = i + 2
-end
-local old = redis.call('ZRANGE', KEYS[4], '-inf', '(' .. string.format('%.0f', now - obTtl), 'BYSCORE')
-for j = 1, #old do redis.call('HDEL', KEYS[3], old[j]) end
-if #old > 0 then redis.call('ZREM', KEYS[4], unpack(old)) end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
-local obKeyTtl = math.max(ttl, obTtl)
-redis.call('PEXPIRE', KEYS[3], obKeyTtl)
-redis.call('PEXPIRE', KEYS[4], obKeyTtl)
+-- The outbox only changes when entries are added; then expired ones go and its TTL is refreshed.
+if nOb > 0 then
+  for _ = 1, nOb do
+    redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+    redis.call('ZADD', KEYS[4], now, ARGV[i])
+    i = i + 2
+  end
+  local old = redis.call('ZRANGE', KEYS[4], '-inf', '(' .. string.format('%.0f', now - obTtl), 'BYSCORE')
+  for j = 1, #old do redis.call('HDEL', KEYS[3], old[j]) end
+  if #old > 0 then redis.call('ZREM', KEYS[4], unpack(old)) end
+  local obKeyTtl = math.max(ttl, obTtl)
+  redis.call('PEXPIRE', KEYS[3], obKeyTtl)
+  redis.call('PEXPIRE', KEYS[4], obKeyTtl)
+end
 return {1, nv}
 `;
 

@@ -257,7 +257,8 @@ export class RedisStore implements StateStore {
     const now = this.now();
     const pending: Array<{ state: GroupState; added: Array<string | undefined> }> = [];
     // First: the encoding of the events this batch stores, before any group refers to it.
-    const registry = batch.groups.some((g) => g.changes.added.length > 0);
+    // Refreshed by every save that writes a group: stored events never outlive their encoding.
+    const registry = batch.groups.length > 0;
     if (registry) {
       const key = schemaRegistryKey(this.prefix);
       p.hset(key, this.schema.id, JSON.stringify(this.schema.dotted));
