@@ -21,12 +21,15 @@ export class GroupIndex {
 
   /** Records `item`, just inserted at `position` of `state.events`, under its entries. */
   insert(position: number, item: StoredEvent, entries: readonly number[]): void {
-    if (position === this.entriesAt.length) this.entriesAt.push(entries);
+    // Appended to the group's events means last in every list too (lists are ordered subsets).
+    const last = position === this.entriesAt.length;
+    if (last) this.entriesAt.push(entries);
     else this.entriesAt.splice(position, 0, entries);
     for (const id of entries) {
       const list = this.lists.get(id);
-      if (list) insertSorted(list, item);
-      else this.lists.set(id, [item]);
+      if (!list) this.lists.set(id, [item]);
+      else if (last) list.push(item);
+      else insertSorted(list, item);
     }
   }
 
