@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { EventSource, OutboxEntry, PatternMark, StoredEvent } from "../../engine/group-state.js";
 import { OUTCOMES, type ToolCallEvent } from "../../events/schema.js";
 
@@ -186,12 +187,21 @@ export function decodeMark(raw: string): PatternMark {
   return { consumed: Number(c), lastAlert: l === undefined || l === "" ? null : Number(l) };
 }
 
+/**
+ * Outbox entries: `[alerts, source?]` as JSON, deflated and base64-encoded behind a "z" tag. An alert
+ * repeats its pattern, events and graph, so this takes it to about a third; entries are written once per
+ * alert and read back only on re-delivery, so the CPU is spent rarely.
+ */
 export function encodeOutbox(o: OutboxEntry): string {
-  return JSON.stringify(o.source ? [o.alerts, encodeSource(o.source)] : [o.alerts]);
+  const json = JSON.stringify(o.source ? [o.alerts, encodeSource(o.source)] : [o.alerts]);
+  return `z${deflateRawSync(json).toString("base64")}`;
 }
 
 export function decodeOutbox(raw: string): OutboxEntry {
-  const a = JSON.parse(raw) as [OutboxEntry["alerts"], unknown?];
+  const json = raw.startsWith("z")
+    ? inflateRawSync(Buffer.from(raw.slice(1), "base64")).toString("utf8")
+    : raw;
+  const a = JSON.parse(json) as [OutboxEntry["alerts"], unknown?];
   const entry: OutboxEntry = { alerts: a[0] };
   const source = decodeSource(a[1]);
   if (source) entry.source = source;

@@ -71,8 +71,10 @@ if nOb > 0 then
     i = i + 2
   end
   local old = redis.call('ZRANGE', KEYS[4], '-inf', '(' .. string.format('%.0f', now - obTtl), 'BYSCORE')
-  for j = 1, #old do redis.call('HDEL', KEYS[3], old[j]) end
-  if #old > 0 then redis.call('ZREM', KEYS[4], unpack(old)) end
+  for j = 1, #old do
+    redis.call('HDEL', KEYS[3], old[j])
+    redis.call('ZREM', KEYS[4], old[j])
+  end
   local obKeyTtl = math.max(ttl, obTtl)
   redis.call('PEXPIRE', KEYS[3], obKeyTtl)
   redis.call('PEXPIRE', KEYS[4], obKeyTtl)

@@ -382,7 +382,8 @@ export class RedisStore implements StateStore {
   async deleteAll(): Promise<number> {
     await this.ensureReady();
     let deleted = 0;
-    const stream = this.redis.scanStream({ match: `${this.prefix}*`, count: 1000 });
+    const pattern = `${this.prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
+    const stream = this.redis.scanStream({ match: pattern, count: 1000 });
     for await (const keys of stream as AsyncIterable<string[]>) {
       if (keys.length > 0) deleted += await this.redis.unlink(...keys);
     }
