@@ -89,9 +89,12 @@ fetch_jars() {
     return 0
   fi
   say "fetching Kafka $kafka_version jars from Maven Central into $libs (once)"
+  # Jars of another version left in libs/ would share the classpath with the new ones.
+  rm -rf "$libs"
   mkdir -p "$libs"
   local mvn_log="$cache/mvn.log"
-  if ! mvn -q -B -f "$kafka_dir/pom.xml" package -Dlibs.dir="$libs" -Dstyle.color=never >"$mvn_log" 2>&1; then
+  if ! mvn -q -B -f "$kafka_dir/pom.xml" package -Dkafka.version="$kafka_version" -Dlibs.dir="$libs" \
+    -Dstyle.color=never >"$mvn_log" 2>&1; then
     tail -n 40 "$mvn_log" >&2
     rm -rf "$libs"
     die "mvn could not fetch the Kafka jars (full output: $mvn_log)"
