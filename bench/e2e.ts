@@ -286,6 +286,7 @@ async function latency(
   await reader.subscribe({ topic: config.kafka.alertTopic, fromBeginning: true });
   const producedAt = new Map<string, number>();
   const delays: number[] = [];
+  const readerJoined = new Promise<void>((r) => reader.on(reader.events.GROUP_JOIN, () => r()));
   await reader.run({
     eachMessage: async ({ message }) => {
       const alert = JSON.parse(message.value!.toString()) as Alert;
@@ -293,7 +294,9 @@ async function latency(
       if (at !== undefined) delays.push(performance.now() - at);
     },
   });
-  await sleep(3000); // both consumers joined before the clock starts
+  // The clock starts once the service consumes (joined, Redis answering) and the reader has joined.
+  await readerJoined;
+  while (!(await service.readiness()).ready) await sleep(100);
 
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
@@ -327,6 +330,15 @@ async function latency(
   const q = (p: number) =>
     delays.length ? delays[Math.min(delays.length - 1, Math.floor(p * delays.length))]! : Number.NaN;
   return { p50: q(0.5), p99: q(0.99), alerts: delays.length, sent };
+}
+
+/** Deletes this run's topics: a full run leaves ~1 GB of them otherwise. */
+async function deleteTopics() {
+  const admin = kafka.admin();
+  await admin.connect();
+  const mine = (await admin.listTopics()).filter((t) => t.startsWith(RUN));
+  if (mine.length) await admin.deleteTopics({ topics: mine }).catch(() => {});
+  await admin.disconnect();
 }
 
 async function cleanRedis() {
@@ -364,6 +376,7 @@ async function main() {
   );
   const lat = await latency(patternsDir, cw.rate / 2);
   await cleanRedis();
+  await deleteTopics();
 
   const results = {
     events: EVENTS,

@@ -1,6 +1,8 @@
+import { execFile } from "node:child_process";
 import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import {
   ALT_PATTERN,
@@ -13,6 +15,7 @@ import {
   generateStream,
   ids,
   produceLines,
+  REPO,
   readTopic,
   serviceEnv,
   sleep,
@@ -21,18 +24,22 @@ import {
   waitLog,
 } from "./helpers.js";
 
+const run = promisify(execFile);
+
 const get = async (port: number, path: string) => {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
   return { status: res.status, body: await res.text() };
 };
 
 describe("operations: health, readiness, metrics", () => {
-  it("/readyz is 503 naming Redis while Redis is a closed port; /healthz stays 200; SIGTERM exits 0", {
-    timeout: 60_000,
+  it("/readyz is 503 naming Redis while Redis is a closed port, the batch waits uncommitted, and all resumes when Redis is back", {
+    timeout: 90_000,
   }, async () => {
-    const t = serviceEnv("ready", { CHAINWATCH_REDIS_URL: `redis://127.0.0.1:${await closedPort()}` });
-    await createTopics([t.input], 1);
-    await produceLines(t.input, generateStream({ users: 2, events: 10 }));
+    const redisPort = await closedPort();
+    const t = serviceEnv("ready", { CHAINWATCH_REDIS_URL: `redis://127.0.0.1:${redisPort}` });
+    const lines = generateStream({ users: 4, events: 60, seed: 13 });
+    await createTopics([t.input, t.alerts], 1);
+    await produceLines(t.input, lines);
     const child = startRun(t.env);
     const port = await child.httpPort;
     expect((await get(port, "/healthz")).status).toBe(200);
@@ -42,7 +49,36 @@ describe("operations: health, readiness, metrics", () => {
     const reasons: string[] = JSON.parse(ready.body).reasons;
     expect(reasons.some((r) => r.startsWith("redis:"))).toBe(true);
     expect(reasons.some((r) => r.startsWith("state:"))).toBe(true);
-    // Nothing was committed while the state store was down.
+    // Nothing is committed while the state store is down.
+    await expect(waitCaughtUp(t.group, t.input, 500)).rejects.toThrow(/did not catch up/);
+
+    const redisSh = (cmd: string) =>
+      run("bash", [resolve(REPO, "deploy/redis.sh"), cmd], {
+        env: { ...process.env, REDIS_PORT: String(redisPort) },
+      });
+    await redisSh("start");
+    try {
+      await waitCaughtUp(t.group, t.input, 30_000);
+      expect((await get(port, "/readyz")).status).toBe(200);
+      child.proc.kill("SIGTERM");
+      expect(await child.exited).toBe(0);
+      const expected = await expectedAlerts(lines);
+      const alerts = alertsOf(await readTopic(t.alerts, { count: expected.length, idleMs: 1000 }));
+      expect(ids(alerts)).toEqual(ids(expected));
+    } finally {
+      child.proc.kill("SIGKILL");
+      await redisSh("stop");
+    }
+  });
+
+  it("SIGTERM while Redis is down gives the batch up uncommitted and exits 0", {
+    timeout: 60_000,
+  }, async () => {
+    const t = serviceEnv("ready-stop", { CHAINWATCH_REDIS_URL: `redis://127.0.0.1:${await closedPort()}` });
+    await createTopics([t.input], 1);
+    await produceLines(t.input, generateStream({ users: 2, events: 10 }));
+    const child = startRun(t.env);
+    await waitLog(child, /state store failed, retrying/);
     child.proc.kill("SIGTERM");
     expect(await child.exited).toBe(0);
     await expect(waitCaughtUp(t.group, t.input, 500)).rejects.toThrow(/did not catch up/);
