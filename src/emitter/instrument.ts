@@ -94,7 +94,7 @@ export function instrumentMcpServer(
     topic: options.topic ?? env.CHAINWATCH_INPUT_TOPIC ?? "mcp.tool-calls",
     queueSize: options.queueSize ?? 10_000,
     batchSize: options.batchSize ?? 500,
-    lingerMs: options.lingerMs ?? 5,
+    lingerMs: options.lingerMs ?? 20,
     logger,
     warnIntervalMs: options.warnIntervalMs ?? 30_000,
   });
