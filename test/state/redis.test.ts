@@ -216,6 +216,27 @@ describe("RedisStore specifics", () => {
       expect(again.events.map((e) => e.event.timestamp)).toEqual([T0, T0 + 1]);
     });
 
+    it("gives overlapping batches of one store their own objects, so the later save conflicts", async () => {
+      const s = open();
+      const r = ref("overlap");
+      const s0 = (await s.load([r], [])).groups.get(r.key)!;
+      add(s0, event("overlap", T0));
+      await s.save({ groups: [s0], seen: [] }); // now cached
+      const [a, b] = await Promise.all([s.load([r], []), s.load([r], [])]);
+      const sa = a.groups.get(r.key)!;
+      const sb = b.groups.get(r.key)!;
+      expect(sa).not.toBe(sb);
+      add(sa, event("overlap", T0 + 1));
+      add(sb, event("overlap", T0 + 2));
+      await s.save({ groups: [sa], seen: [] });
+      await expect(s.save({ groups: [sb], seen: [] })).rejects.toBeInstanceOf(StateConflictError);
+      const retry = (await s.load([r], [])).groups.get(r.key)!;
+      add(retry, event("overlap", T0 + 2));
+      await s.save({ groups: [retry], seen: [] });
+      const back = (await open({ cacheGroups: 0 }).load([r], [])).groups.get(r.key)!;
+      expect(back.events.map((e) => e.event.timestamp)).toEqual([T0, T0 + 1, T0 + 2]);
+    });
+
     it("never serves a state the engine changed without a successful save", async () => {
       const p = `${uniqueName("cwtest")}:`;
       const a = open({}, p);

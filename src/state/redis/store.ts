@@ -138,7 +138,7 @@ export class RedisStore implements StateStore {
   };
   private lastError: Error | undefined;
   private readonly cacheGroups: number;
-  /** Recency order: a hit moves to the end. */
+  /** Recency order (a saved group goes to the end); a loaded group is taken out until saved again. */
   private readonly cache = new Map<string, Cached>();
 
   constructor(opts: RedisStoreOptions) {
@@ -221,7 +221,6 @@ export class RedisStore implements StateStore {
         current.set(ref.key, cached.get(ref.key)!);
         continue;
       }
-      this.cache.delete(ref.key);
       const events = reply[2].map((r) => {
         const a = parseStored(r);
         this.raw.set(a, r);
@@ -330,13 +329,10 @@ export class RedisStore implements StateStore {
       s.events.length === c.events &&
       s.marks.size === c.marks &&
       s.outbox.size === c.outbox;
-    if (!clean) {
-      this.cache.delete(key);
-      return undefined;
-    }
+    // Checked out either way: until this batch saves it, a concurrent batch touching the same group
+    // reads Redis and gets its own object, so the version check sees any overlap.
     this.cache.delete(key);
-    this.cache.set(key, c);
-    return s;
+    return clean ? s : undefined;
   }
 
   private remember(s: GroupState): void {
