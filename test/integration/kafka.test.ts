@@ -104,6 +104,8 @@ afterAll(async () => {
   await admin.disconnect();
 });
 
+// Generous per-test limits: a consumer group join and the first transaction take seconds on a busy
+// 2-core machine; the waits inside end as soon as the messages are there.
 describe("Kafka (real broker)", () => {
   it("delivers keyed messages with headers once each, same key → same partition, in order", async () => {
     const topic = await createTopic("cw-kafka-keyed", 3);
@@ -160,7 +162,7 @@ describe("Kafka (real broker)", () => {
     }
     // The keys are fixed, so so is their spread; one partition for all would mean keys were ignored.
     expect(partitionsUsed.size).toBeGreaterThan(1);
-  });
+  }, 90_000);
 
   it("commits a transaction's output with its consumer offsets (sendOffsets); an aborted one's are invisible to read_committed", async () => {
     const input = await createTopic("cw-kafka-tx-in", 1);
@@ -236,5 +238,5 @@ describe("Kafka (real broker)", () => {
 
     const [offsets] = await admin.fetchOffsets({ groupId, topics: [input] });
     expect(offsets?.partitions).toEqual([{ partition: 0, offset: "2", metadata: null }]);
-  });
+  }, 90_000);
 });
