@@ -62,7 +62,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       where = key.env;
     } else if (opts.flags?.[key.path] !== undefined) {
       value = opts.flags[key.path];
-      where = `--${key.path}`;
+      where = `--${key.path.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
     } else if (fileValues.has(key.path)) {
       value = fileValues.get(key.path);
       where = `${opts.file}: ${key.path}`;

@@ -103,6 +103,16 @@ describe("config", () => {
     expect(problemsOf(() => loadConfig({ file: configFile("{ nope"), env: {} }))[0]).toMatch(/not JSON/);
   });
 
+  it("takes --log-level below env and names it as a flag", () => {
+    expect(loadConfig({ env: {}, flags: { logLevel: "debug" } }).logLevel).toBe("debug");
+    expect(loadConfig({ env: { CHAINWATCH_LOG_LEVEL: "warn" }, flags: { logLevel: "debug" } }).logLevel).toBe(
+      "warn",
+    );
+    expect(problemsOf(() => loadConfig({ env: {}, flags: { logLevel: "nope" } }))).toEqual([
+      '--log-level: expected fatal, error, warn, info, debug, trace or silent, got "nope"',
+    ]);
+  });
+
   it("requires SASL mechanism, user and password together", () => {
     const problems = problemsOf(() =>
       loadConfig({
