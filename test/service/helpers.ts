@@ -266,7 +266,7 @@ export function startRun(env: Record<string, string>, args: string[] = []): Chil
 }
 
 /** Waits until the child logs `consuming` and its consumer joined the group. */
-export async function waitLog(child: Child, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+export async function waitLog(child: Child, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
   const started = Date.now();
   while (!pattern.test(child.stderr())) {
     if (Date.now() - started > timeoutMs)

@@ -10,7 +10,7 @@ import { createTopics, REPO, readTopic } from "./helpers.js";
 const run = promisify(execFile);
 const BIN = resolve(REPO, "bin/chainwatch.js");
 
-describe("chainwatch produce", () => {
+describe("chainwatch produce", { timeout: 60_000 }, () => {
   it("sends valid lines keyed by user_id, reports invalid ones by line number and skips them", async () => {
     const topic = uniqueName("produce");
     await createTopics([topic], 2);
