@@ -11,7 +11,7 @@ import { type PatternJson, type RefAlert, Reference } from "./reference.js";
  * any or a random DAG; optional within, edges_within, count (min 1–3, distinct), joins (equals,
  * contains), absent, suppress, group_by user or session. Traces: ≤ 10 events, timestamps on a 500 ms
  * grid over 4 s (many ties), arbitrary arrival order, re-used event ids, two users, some events without
- * a session, random batch sizes.
+ * a session, random batch sizes, sometimes a tiny `max_events_per_group`.
  *
  * Two shapes are kept out on purpose, because docs/semantics.md documents the engine's count-step
  * search as greedy there (it may miss a match a full search finds): a join between two count steps, and
@@ -78,6 +78,8 @@ interface Gen {
   patterns: Pattern[];
   events: Json[];
   batchSize: number;
+  /** `max_events_per_group`; mostly the default. */
+  maxEvents: number | undefined;
 }
 
 const patternArb: fc.Arbitrary<Pattern> = fc
@@ -274,10 +276,11 @@ function genArb(patternCount: number): fc.Arbitrary<Gen> {
       patterns: fc.array(patternArb, { minLength: patternCount, maxLength: patternCount }),
       raws: fc.array(eventArb, { minLength: 1, maxLength: 10, size: "max" }),
       batchSize: fc.integer({ min: 1, max: 11 }),
+      maxEvents: maybe(fc.integer({ min: 1, max: 4 }), 1, 4),
     })
-    .map(({ patterns, raws, batchSize }) => {
+    .map(({ patterns, raws, batchSize, maxEvents }) => {
       const named = patterns.map((p, k) => ({ ...p, id: `prop.p${k}` }));
-      return { patterns: named, events: raws.map((r, i) => buildEvent(r, i, named)), batchSize };
+      return { patterns: named, events: raws.map((r, i) => buildEvent(r, i, named)), batchSize, maxEvents };
     });
 }
 
@@ -304,9 +307,9 @@ const fromReference = (a: RefAlert): Comparable => ({
   steps: a.steps,
 });
 
-function runReference(patterns: Pattern[], events: Json[]) {
+function runReference(patterns: Pattern[], events: Json[], maxEvents?: number) {
   const set = compile(patterns, TAXONOMY);
-  const ref = new Reference(set, patterns);
+  const ref = new Reference(set, patterns, maxEvents === undefined ? {} : { maxEventsPerGroup: maxEvents });
   const alerts: RefAlert[] = [];
   let duplicates = 0;
   let tooLate = 0;
@@ -320,8 +323,12 @@ function runReference(patterns: Pattern[], events: Json[]) {
 }
 
 async function agree(g: Gen): Promise<void> {
-  const expected = runReference(g.patterns, g.events);
-  const actual = await detectRun(g.patterns, g.events, { batchSize: g.batchSize, taxonomy: TAXONOMY });
+  const expected = runReference(g.patterns, g.events, g.maxEvents);
+  const actual = await detectRun(g.patterns, g.events, {
+    batchSize: g.batchSize,
+    taxonomy: TAXONOMY,
+    ...(g.maxEvents === undefined ? {} : { maxEventsPerGroup: g.maxEvents }),
+  });
   expect(actual.alerts.map(fromEngine)).toEqual(expected.alerts.map(fromReference));
   expect(actual.duplicates).toBe(expected.duplicates);
   expect(actual.tooLate).toBe(expected.tooLate);
@@ -354,7 +361,7 @@ it("the generator produces alerting runs for every feature", () => {
   const tally = new Map<string, number>();
   const add = (k: string) => tally.set(k, (tally.get(k) ?? 0) + 1);
   for (const g of sample) {
-    const r = runReference(g.patterns, g.events);
+    const r = runReference(g.patterns, g.events, g.maxEvents);
     if (r.tooLate) add("too late");
     if (r.duplicates) add("duplicate");
     if (r.alerts.length === 0) continue;

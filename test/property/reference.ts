@@ -208,8 +208,12 @@ export class Reference {
       g.newest = Math.max(g.newest, ev.timestamp);
       const horizon = g.newest - this.windowMs;
       g.events = g.events.filter((x) => x.ev.timestamp >= horizon);
+      // "Only events that some loaded pattern could use are stored": read per grouping (a pattern of
+      // another grouping never looks at this group), which matters only to the bound.
       const usable = this.patterns.some(
-        (p) => p.steps.some((s) => s.where.test(ev, cats)) || p.absent.some((a) => a.where.test(ev, cats)),
+        (p) =>
+          p.groupingKey === gk &&
+          (p.steps.some((s) => s.where.test(ev, cats)) || p.absent.some((a) => a.where.test(ev, cats))),
       );
       if (!usable) continue;
       const me: Ev = { ev, seq: g.nextSeq++, cats };
@@ -492,7 +496,17 @@ function report(p: Pattern, all: Assignment[], trigger: Ev, pool: Ev[]): Assignm
       const want = [...set, x];
       if (ms.some((a) => want.every((y) => a[i]!.includes(y)))) set.add(x);
     }
-    ms = ms.filter((a) => a[i]!.length === set.size && a[i]!.every((y) => set.has(y)));
+    const exactly = (a: Assignment) => a[i]!.length === set.size && a[i]!.every((y) => set.has(y));
+    if (!ms.some(exactly)) {
+      // The docs' set is no match, yet a larger one is (it takes in what would block an `absent`, or
+      // an event a `distinct` walk skips): the docs are silent; keep taking the latest events that
+      // still allow a match until the set is one (reported as an open point).
+      for (const x of below) {
+        if (ms.some(exactly)) break;
+        if (!set.has(x) && ms.some((a) => [...set, x].every((y) => a[i]!.includes(y)))) set.add(x);
+      }
+    }
+    ms = ms.filter(exactly);
     if (ms.length === 0) {
       throw new Error(
         `reference: the reported set of step ${s.id} is not a match (a greedy case the generator avoids)`,
