@@ -115,7 +115,8 @@ export class MemoryStore implements StateStore {
   }
 
   private expireSeen(): void {
-    const horizon = this.newest - this.seenTtlMs;
+    // An event stamped far in the future (a bad clock) must not make every other id look old.
+    const horizon = Math.min(this.newest, Date.now()) - this.seenTtlMs;
     // Oldest inserted first; an id inserted late with an old timestamp just lives a little longer.
     for (const [id, ts] of this.seen) {
       if (ts >= horizon && this.seen.size <= this.maxSeenIds) break;

@@ -53,6 +53,14 @@ describe("MemoryStore bounds", () => {
     expect(s.stats().seenIdsDropped).toBe(0);
   });
 
+  it("does not let an event stamped far in the future expire every other seen id", async () => {
+    const s = new MemoryStore({ seenTtlMs: 1000 });
+    const now = Date.now();
+    await s.save({ groups: [], seen: [{ id: "now", timestamp: now }] });
+    await s.save({ groups: [], seen: [{ id: "2100", timestamp: Date.UTC(2100, 0, 1) }] });
+    expect([...(await s.load([], ["now", "2100"])).seen].sort()).toEqual(["2100", "now"]);
+  });
+
   it("bounds seen ids, oldest dropped first, and counts what the bound dropped", async () => {
     const s = new MemoryStore({ maxSeenIds: 3 });
     await s.save({ groups: [], seen: ["a", "b", "c", "d", "e"].map((id, i) => ({ id, timestamp: T0 + i })) });

@@ -185,6 +185,13 @@ describe("RedisStore specifics", () => {
     expect(s.stats().seenIdsDropped).toBe(2);
   });
 
+  it("does not let an event stamped far in the future expire every other seen id", async () => {
+    const s = open({ seenTtlMs: 1000, seenShards: 1 });
+    await s.save({ groups: [], seen: [{ id: "f-now", timestamp: Date.now() }] });
+    await s.save({ groups: [], seen: [{ id: "f-2100", timestamp: Date.UTC(2100, 0, 1) }] });
+    expect([...(await s.load([], ["f-now", "f-2100"])).seen].sort()).toEqual(["f-2100", "f-now"]);
+  });
+
   it("keeps deployments with different prefixes apart", async () => {
     const a = open({}, `${uniqueName("cwtest")}:`);
     const b = open({}, `${uniqueName("cwtest")}:`);

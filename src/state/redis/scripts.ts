@@ -85,13 +85,14 @@ return {1, nv}
 /**
  * Records seen ids in one shard (a sorted set scored by event time), unless the batch marker says a
  * group of this batch was not saved. KEYS[1] shard, KEYS[2] batch marker.
- * ARGV: ttlMs (event time), maxIds, keyTtlMs, then (timestamp, member) pairs.
+ * ARGV: ttlMs (event time), maxIds, keyTtlMs, now (processing ms: event times beyond it do not move
+ * the horizon), then (timestamp, member) pairs.
  * Returns the number of ids dropped by the bound before their TTL, or -1 when skipped.
  */
 export const ADD_SEEN = `#!lua
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local chunk = {}
-for i = 4, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   chunk[#chunk + 1] = ARGV[i]
   chunk[#chunk + 1] = ARGV[i + 1]
   if #chunk == 1000 then
@@ -102,7 +103,7 @@ end
 if #chunk > 0 then redis.call('ZADD', KEYS[1], 'GT', unpack(chunk)) end
 local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 if #top == 2 then
-  local horizon = tonumber(top[2]) - tonumber(ARGV[1])
+  local horizon = math.min(tonumber(top[2]), tonumber(ARGV[4])) - tonumber(ARGV[1])
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.0f', horizon))
 end
 local dropped = 0

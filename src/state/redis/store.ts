@@ -279,6 +279,9 @@ export class RedisStore implements StateStore {
         this.seenTtlMs,
         this.maxSeenPerShard,
         this.seenTtlMs + this.keyTtlMs,
+        // Seen ids expire by event time, but never past processing time: an event stamped far in the
+        // future (a bad clock) must not make every other id look old.
+        now,
         ...pairs,
       );
     }
