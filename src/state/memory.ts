@@ -133,9 +133,11 @@ export class MemoryStore implements StateStore {
     }
     if (!Number.isFinite(this.idleMs)) return;
     // A full sweep is O(groups): run it only when event time moved by an eighth of idleMs.
-    if (this.newest - this.lastIdleSweep < this.idleMs / 8) return;
-    this.lastIdleSweep = this.newest;
-    const horizon = this.newest - this.idleMs;
+    // As for seen ids: a far-future timestamp must not make every other group look idle.
+    const newest = Math.min(this.newest, Date.now());
+    if (newest - this.lastIdleSweep < this.idleMs / 8) return;
+    this.lastIdleSweep = newest;
+    const horizon = newest - this.idleMs;
     for (const [key, state] of this.groups) {
       if (state.newest < horizon) {
         this.groups.delete(key);
