@@ -156,9 +156,27 @@ function traffic(): ToolCallEvent[] {
 const ENUM_TOOLS = ["list_patients", "search_patients", "query_accounts", "list_directory", "search_files"];
 const SINK_DOMAINS = ["*@corp.example", "*@hospital.example", "*@partner.example"];
 
-/** The i-th generated pattern: one of six realistic templates with varied tools, categories and args. */
+/** Servers a pattern library also covers but this traffic never calls (as in a real deployment). */
+const OTHER_SERVERS = [
+  "jira",
+  "slack",
+  "github",
+  "gdrive",
+  "salesforce",
+  "postgres",
+  "k8s",
+  "stripe",
+  "okta",
+  "notion",
+];
+
+/**
+ * The i-th generated pattern: one of six realistic templates with varied tools, categories and args.
+ * Like a real library, most variants target one server (a third of them one this traffic uses).
+ */
 function patternJson(i: number, r: Rand): Record<string, unknown> {
   const id = `bench.t${i % 6}.v${i}`;
+  const server = r() < 0.35 ? pick(r, SERVER_NAMES) : pick(r, OTHER_SERVERS);
   const base = { id, version: 1, title: id, severity: pick(r, ["low", "medium", "high", "critical"]) };
   const within = `${pick(r, [2, 5, 10, 15, 30])}m`;
   switch (i % 6) {
@@ -171,8 +189,8 @@ function patternJson(i: number, r: Rand): Record<string, unknown> {
             id: "enumerate",
             where:
               r() < 0.5
-                ? { category: "enumerate" }
-                : { tool: { in: [pick(r, ENUM_TOOLS), pick(r, ENUM_TOOLS)] } },
+                ? { category: "enumerate", server }
+                : { tool: { in: [pick(r, ENUM_TOOLS), pick(r, ENUM_TOOLS)] }, server },
             count: { min: int(r, 2, 5), distinct: "arguments.patient_id" },
           },
           {
@@ -192,7 +210,7 @@ function patternJson(i: number, r: Rand): Record<string, unknown> {
         ...base,
         within,
         steps: [
-          { id: "read", where: { category: pick(r, ["private_data", "credential", "config_read"]) } },
+          { id: "read", where: { category: pick(r, ["private_data", "credential", "config_read"]), server } },
           { id: "send", where: { tool: { glob: pick(r, ["send_*", "post_*", "upload_*", "*_webhook"]) } } },
         ],
         join: [{ left: "read.result.text", right: "send.arguments.body", op: "contains" }],
@@ -206,7 +224,7 @@ function patternJson(i: number, r: Rand): Record<string, unknown> {
             where: {
               risk_level: { gte: pick(r, ["high", "critical"]) },
               "hitl.approved": false,
-              server: pick(r, SERVER_NAMES),
+              server,
             },
           },
         ],
@@ -218,7 +236,7 @@ function patternJson(i: number, r: Rand): Record<string, unknown> {
         steps: [
           {
             id: "delete",
-            where: { category: "destructive", outcome: "success" },
+            where: { category: "destructive", outcome: "success", server },
             count: { min: int(r, 5, 15) },
           },
         ],
@@ -251,7 +269,7 @@ function patternJson(i: number, r: Rand): Record<string, unknown> {
               "arguments.role": { in: ["admin", "owner", pick(r, ["root", "superuser"])] },
             },
           },
-          { id: "access", where: { category: "private_data", server: pick(r, SERVER_NAMES) } },
+          { id: "access", where: { category: "private_data", server } },
         ],
         absent: [{ where: { tool: { glob: "hitl_*" } }, after: "grant", before: "access" }],
       };

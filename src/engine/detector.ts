@@ -30,6 +30,8 @@ interface GroupingRuntime {
   grouping: Grouping;
   plans: PatternPlan[];
   dispatcher: Dispatcher;
+  /** Scratch: per plan, the steps the arriving event satisfies (all 0 between searches). */
+  masks: Int32Array;
 }
 
 const NOTHING: EventOutcome = Object.freeze({
@@ -73,7 +75,12 @@ export class Detector implements Engine {
     for (const [id, patterns] of byGrouping) {
       const grouping = new Grouping(id, patterns[0]!.groupBy);
       const plans = patterns.map((p, i) => planPattern(p, i));
-      this.runtimes.set(id, { grouping, plans, dispatcher: new Dispatcher(plans) });
+      this.runtimes.set(id, {
+        grouping,
+        plans,
+        dispatcher: new Dispatcher(plans),
+        masks: new Int32Array(plans.length),
+      });
       this.groupingList.push(grouping);
       for (const p of patterns) {
         for (const f of p.fields) fields.add(f);
@@ -158,29 +165,39 @@ export class Detector implements Engine {
     anchor: StoredEvent,
     hits: readonly number[],
   ): Alert[] {
-    let alerts: Alert[] | undefined;
-    const entries = rt.dispatcher.entries;
     // The usual arriving event is the group's latest: it can only fill steps nothing must follow.
     const latest = state.events[state.events.length - 1] === anchor;
-    let i = 0;
-    while (i < hits.length) {
-      const plan = entries[hits[i]!]!.plan;
-      let mask = 0;
-      for (; i < hits.length; i++) {
-        const entry = entries[hits[i]!]!;
-        if (entry.plan !== plan) break;
-        if (entry.kind === "step") mask |= 1 << entry.index;
+    const { slots, stepSlot, absentSlot } = rt.dispatcher;
+    const masks = rt.masks;
+    const touched: number[] = [];
+    for (const h of hits) {
+      const slot = slots[h]!;
+      if (!slot.hasStep) continue;
+      for (const entry of slot.entries) {
+        if (entry.kind !== "step") continue;
+        const p = entry.plan.index;
+        if (masks[p] === 0) touched.push(p);
+        masks[p]! |= 1 << entry.index;
       }
+    }
+    if (touched.length === 0) return [];
+    // Patterns in load order, so alerts of one event come out in a stable order.
+    if (touched.length > 1) touched.sort((a, b) => a - b);
+    let alerts: Alert[] | undefined;
+    for (const p of touched) {
+      let mask = masks[p]!;
+      masks[p] = 0;
+      const plan = rt.plans[p]!;
       if (latest) mask &= plan.lastStepsMask;
       if (mask === 0) continue;
       const pattern = plan.pattern;
       const stepLists = plan.scratchSteps;
-      const stepIds = rt.dispatcher.stepEntry[plan.index]!;
+      const stepIds = stepSlot[p]!;
       for (let s = 0; s < stepIds.length; s++) stepLists[s] = index.list(stepIds[s]!);
       mask = feasibleAnchorSteps(plan, stepLists, anchor, mask);
       if (mask === 0) continue;
       const absentLists = plan.scratchAbsents;
-      const absentIds = rt.dispatcher.absentEntry[plan.index]!;
+      const absentIds = absentSlot[p]!;
       for (let a = 0; a < absentIds.length; a++) absentLists[a] = index.list(absentIds[a]!);
       const mark = state.marks.get(pattern.id);
       const consumed = mark ? mark.consumed : Number.NEGATIVE_INFINITY;

@@ -4,16 +4,27 @@ import type { PatternPlan } from "./plan.js";
 
 /** One `where` of a grouping's patterns: a step's, or an `absent`'s. */
 export interface WhereEntry {
-  /** Dense id within the grouping; the group index keys its candidate lists by it. */
-  id: number;
   plan: PatternPlan;
   kind: "step" | "absent";
   /** Step index, or index into `pattern.absent`. */
   index: number;
-  where: CompiledWhere;
+  /** The slot evaluating (and indexing) this `where`. */
+  slot: number;
 }
 
-/** An event's categories and the key its candidate entries are cached under. */
+/**
+ * A distinct `where` of the grouping: entries whose `where`s have the same `key` share one slot, so it
+ * is evaluated once per event and the group index keeps one candidate list for all of them.
+ */
+export interface Slot {
+  id: number;
+  where: CompiledWhere;
+  entries: WhereEntry[];
+  /** Some entry is a step (not only absents): a hit may start a search. */
+  hasStep: boolean;
+}
+
+/** An event's categories and the key its candidate slots are cached under. */
 export interface Classified {
   categories: ReadonlySet<string>;
   key: string;
@@ -48,71 +59,8 @@ export class Classifier {
   }
 }
 
-/**
- * Per grouping: which `where`s an event could satisfy, from the dispatch hints (tool names,
- * categories) plus the wildcard list of those without a hint. The candidate list depends only on the
- * tool and the categories, so it is cached per classification key.
- */
-export class Dispatcher {
-  readonly entries: WhereEntry[] = [];
-  /** stepEntry[plan.index][step] / absentEntry[plan.index][absent] → entry id. */
-  readonly stepEntry: number[][] = [];
-  readonly absentEntry: number[][] = [];
-  private readonly byTool = new Map<string, WhereEntry[]>();
-  private readonly byCategory = new Map<string, WhereEntry[]>();
-  private readonly wildcard: WhereEntry[] = [];
-  private readonly cache = new Map<string, Candidate[]>();
-
-  constructor(plans: PatternPlan[]) {
-    for (const plan of plans) {
-      this.stepEntry.push(plan.pattern.steps.map((s) => this.add(plan, "step", s.index, s.where)));
-      this.absentEntry.push(plan.pattern.absent.map((a, i) => this.add(plan, "absent", i, a.where)));
-    }
-  }
-
-  private add(plan: PatternPlan, kind: WhereEntry["kind"], index: number, where: CompiledWhere): number {
-    const entry: WhereEntry = { id: this.entries.length, plan, kind, index, where };
-    this.entries.push(entry);
-    const { tools, categories } = where.hint;
-    if (tools) for (const t of tools) push(this.byTool, t, entry);
-    else if (categories) for (const c of categories) push(this.byCategory, c, entry);
-    else this.wildcard.push(entry);
-    return entry.id;
-  }
-
-  /**
-   * The entries that could hold for an event with this classification, in id order. A `where` that
-   * reads only tool, server and categories has the same result for every event of the key: it is
-   * evaluated once here, dropped when false and marked `known` when true.
-   */
-  candidates(event: ToolCallEvent, cls: Classified): Candidate[] {
-    let list = this.cache.get(cls.key);
-    if (list) return list;
-    const ids = new Set<WhereEntry>(this.wildcard);
-    for (const e of this.byTool.get(event.tool) ?? []) ids.add(e);
-    for (const c of cls.categories) for (const e of this.byCategory.get(c) ?? []) ids.add(e);
-    list = [];
-    for (const entry of [...ids].sort((a, b) => a.id - b.id)) {
-      if (!isStatic(entry.where)) list.push({ entry, known: false });
-      else if (entry.where.test(event, cls.categories)) list.push({ entry, known: true });
-    }
-    if (this.cache.size >= MAX_CACHE) this.cache.clear();
-    this.cache.set(cls.key, list);
-    return list;
-  }
-
-  /** Ids (ascending) of the entries whose `where` holds for the event; each evaluated at most once. */
-  evaluate(event: ToolCallEvent, cls: Classified): number[] {
-    const hits: number[] = [];
-    for (const c of this.candidates(event, cls)) {
-      if (c.known || c.entry.where.test(event, cls.categories)) hits.push(c.entry.id);
-    }
-    return hits;
-  }
-}
-
 export interface Candidate {
-  entry: WhereEntry;
+  slot: Slot;
   /** The `where` is known to hold (it reads only what the cache key fixes). */
   known: boolean;
 }
@@ -121,6 +69,76 @@ const STATIC_FIELDS = new Set(["tool", "server", "categories"]);
 
 function isStatic(where: CompiledWhere): boolean {
   return where.fields.every((f) => STATIC_FIELDS.has(f));
+}
+
+/**
+ * Per grouping: which `where`s an event could satisfy, from the dispatch hints (tool names,
+ * categories) plus the wildcard list of those without a hint. The candidate list depends only on
+ * server, tool and categories, so it is cached per classification key.
+ */
+export class Dispatcher {
+  readonly slots: Slot[] = [];
+  /** stepSlot[plan.index][step] / absentSlot[plan.index][absent] → slot id. */
+  readonly stepSlot: number[][] = [];
+  readonly absentSlot: number[][] = [];
+  private readonly byKey = new Map<string, Slot>();
+  private readonly byTool = new Map<string, Slot[]>();
+  private readonly byCategory = new Map<string, Slot[]>();
+  private readonly wildcard: Slot[] = [];
+  private readonly cache = new Map<string, Candidate[]>();
+
+  constructor(plans: PatternPlan[]) {
+    for (const plan of plans) {
+      this.stepSlot.push(plan.pattern.steps.map((s) => this.add(plan, "step", s.index, s.where)));
+      this.absentSlot.push(plan.pattern.absent.map((a, i) => this.add(plan, "absent", i, a.where)));
+    }
+  }
+
+  private add(plan: PatternPlan, kind: WhereEntry["kind"], index: number, where: CompiledWhere): number {
+    let slot = where.key === undefined ? undefined : this.byKey.get(where.key);
+    if (!slot) {
+      slot = { id: this.slots.length, where, entries: [], hasStep: false };
+      this.slots.push(slot);
+      if (where.key !== undefined) this.byKey.set(where.key, slot);
+      const { tools, categories } = where.hint;
+      if (tools) for (const t of tools) push(this.byTool, t, slot);
+      else if (categories) for (const c of categories) push(this.byCategory, c, slot);
+      else this.wildcard.push(slot);
+    }
+    slot.entries.push({ plan, kind, index, slot: slot.id });
+    if (kind === "step") slot.hasStep = true;
+    return slot.id;
+  }
+
+  /**
+   * The slots that could hold for an event with this classification, in id order. A `where` that
+   * reads only tool, server and categories has the same result for every event of the key: it is
+   * evaluated once here, dropped when false and marked `known` when true.
+   */
+  candidates(event: ToolCallEvent, cls: Classified): Candidate[] {
+    let list = this.cache.get(cls.key);
+    if (list) return list;
+    const found = new Set<Slot>(this.wildcard);
+    for (const s of this.byTool.get(event.tool) ?? []) found.add(s);
+    for (const c of cls.categories) for (const s of this.byCategory.get(c) ?? []) found.add(s);
+    list = [];
+    for (const slot of [...found].sort((a, b) => a.id - b.id)) {
+      if (!isStatic(slot.where)) list.push({ slot, known: false });
+      else if (slot.where.test(event, cls.categories)) list.push({ slot, known: true });
+    }
+    if (this.cache.size >= MAX_CACHE) this.cache.clear();
+    this.cache.set(cls.key, list);
+    return list;
+  }
+
+  /** Ids (ascending) of the slots whose `where` holds for the event; each evaluated at most once. */
+  evaluate(event: ToolCallEvent, cls: Classified): number[] {
+    const hits: number[] = [];
+    for (const c of this.candidates(event, cls)) {
+      if (c.known || c.slot.where.test(event, cls.categories)) hits.push(c.slot.id);
+    }
+    return hits;
+  }
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

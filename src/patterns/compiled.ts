@@ -21,6 +21,11 @@ export interface CompiledWhere {
   hint: DispatchHint;
   /** Top-level event fields the predicate reads (e.g. "arguments", "tool", "hitl"). */
   fields: string[];
+  /**
+   * Optional canonical form of the `where` (e.g. its JSON with sorted keys): `where`s with the same
+   * key hold for the same events, so the engine evaluates and indexes them once for all patterns.
+   */
+  key?: string;
 }
 
 export interface CompiledStep {

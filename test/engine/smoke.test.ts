@@ -220,6 +220,30 @@ describe("Detector", () => {
     expect(ids(out.alerts[0]!)).toBe("a:1 b:2 c:3");
   });
 
+  it("shares one evaluation among patterns whose wheres have the same key, each pattern still fires", () => {
+    let evaluations = 0;
+    const keyed = (id: string, index: number, tool: string): CompiledStep => ({
+      id,
+      index,
+      where: {
+        test: (e) => {
+          evaluations++;
+          return e.tool === tool && e.outcome === "success";
+        },
+        hint: { tools: [tool] },
+        fields: ["tool", "outcome"],
+        key: `tool=${tool},outcome=success`,
+      },
+    });
+    const p1 = pattern({ id: "p1", steps: [keyed("a", 0, "A"), keyed("b", 1, "B")] });
+    const p2 = pattern({ id: "p2", steps: [keyed("x", 0, "A"), keyed("y", 1, "B")], withinMs: 5_000 });
+    const { alerts } = run(setOf(p1, p2), [ev("1", 0, "A"), ev("2", 10, "B")]);
+    expect(alerts.map((a) => a.pattern.id)).toEqual(["p1"]);
+    expect(evaluations).toBe(2);
+    const both = run(setOf(p1, p2), [ev("1", 0, "A"), ev("2", 1, "B")]);
+    expect(both.alerts.map((a) => `${a.pattern.id} ${ids(a)}`)).toEqual(["p1 a:1 b:2", "p2 x:1 y:2"]);
+  });
+
   it("groups by other fields with collision-free keys", () => {
     const p = { ...abc(), groupBy: ["labels.tenant", "server"], groupingId: "labels.tenant,server" };
     const det = new Detector(setOf(p));
