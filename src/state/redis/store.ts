@@ -209,7 +209,7 @@ export class RedisStore implements StateStore {
       cmd.cwReadGroup(k.meta, k.events, k.outbox, k.outboxIndex, hit?.version ?? 0, outboxSince);
     }
     for (const [shard, ms] of byShard) p.zmscore(seenShardKey(this.prefix, shard), ...ms);
-    const replies = await this.exec(p);
+    const replies = unique.size + byShard.size > 0 ? await this.exec(p) : [];
 
     let i = 0;
     const parsed: ParsedGroup[] = [];
