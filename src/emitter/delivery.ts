@@ -32,16 +32,25 @@ export interface DeliveryOptions {
   warnIntervalMs: number;
 }
 
-const meter = metrics.getMeter("chainwatch-emitter");
-const droppedCounter = meter.createCounter("chainwatch.emitter.events.dropped", {
-  description: "Tool-call events the emitter could not deliver",
-});
-const sentCounter = meter.createCounter("chainwatch.emitter.events.sent", {
-  description: "Tool-call events acknowledged by Kafka",
-});
-const anonymousCounter = meter.createCounter("chainwatch.emitter.events.anonymous", {
-  description: "Tool-call events sent without a known user",
-});
+/**
+ * The emitter's OTel counters. Made when a server is instrumented, not when this module loads: the
+ * metrics API has no proxy, so a meter taken before the application registers its MeterProvider
+ * would stay a no-op forever.
+ */
+function makeCounters() {
+  const meter = metrics.getMeter("chainwatch-emitter");
+  return {
+    dropped: meter.createCounter("chainwatch.emitter.events.dropped", {
+      description: "Tool-call events the emitter could not deliver",
+    }),
+    sent: meter.createCounter("chainwatch.emitter.events.sent", {
+      description: "Tool-call events acknowledged by Kafka",
+    }),
+    anonymous: meter.createCounter("chainwatch.emitter.events.anonymous", {
+      description: "Tool-call events sent without a known user",
+    }),
+  };
+}
 
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
@@ -64,6 +73,7 @@ export class Delivery {
   private droppedSinceWarn = 0;
   private idleWaiters: Array<() => void> = [];
   private readonly counts = { emitted: 0, sent: 0, dropped: 0, anonymous: 0, sendErrors: 0 };
+  private readonly otel = makeCounters();
 
   constructor(private readonly opts: DeliveryOptions) {}
 
@@ -71,7 +81,7 @@ export class Delivery {
     this.counts.emitted++;
     if (anonymous) {
       this.counts.anonymous++;
-      anonymousCounter.add(1);
+      this.otel.anonymous.add(1);
     }
     // The bound covers the batch in flight too: it is what the process holds in memory.
     if (this.closed || this.queue.length + (this.inFlight?.length ?? 0) >= this.opts.queueSize) {
@@ -163,7 +173,7 @@ export class Delivery {
         if (this.inFlight !== batch) continue; // close() gave up on it meanwhile
         this.inFlight = undefined;
         this.counts.sent += batch.length;
-        sentCounter.add(batch.length);
+        this.otel.sent.add(batch.length);
         backoff = MIN_BACKOFF_MS;
       } catch (err) {
         this.counts.sendErrors++;
@@ -195,7 +205,7 @@ export class Delivery {
   private drop(n: number, reason: string): void {
     this.counts.dropped += n;
     this.droppedSinceWarn += n;
-    droppedCounter.add(n, { reason });
+    this.otel.dropped.add(n, { reason });
     const now = Date.now();
     if (now - this.lastWarnAt >= this.opts.warnIntervalMs) {
       this.opts.logger.warn(
