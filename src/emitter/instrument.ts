@@ -44,6 +44,7 @@ interface CallNote {
 }
 
 const WRAPPED = Symbol.for("chainwatch.emitter.wrapped");
+const INSTRUMENTED = Symbol.for("chainwatch.emitter.instrumented");
 const TOOLS_CALL = "tools/call";
 
 /**
@@ -69,6 +70,9 @@ export function instrumentMcpServer(
       "chainwatch emitter: this @modelcontextprotocol/sdk version is not supported (no request handler map on the server)",
     );
   }
+  // A second emitter would find the handler already wrapped and silently emit nothing.
+  const marked = inner as unknown as Record<symbol, unknown>;
+  if (marked[INSTRUMENTED]) throw new Error("chainwatch emitter: this server is already instrumented");
   const serverName = options.serverName ?? inner._serverInfo?.name;
   if (typeof serverName !== "string" || serverName === "") {
     throw new Error("chainwatch emitter: the server has no name; pass options.serverName");
@@ -255,6 +259,7 @@ export function instrumentMcpServer(
     return out;
   };
   wrapToolsCall();
+  marked[INSTRUMENTED] = true;
 
   return {
     flush: () => {

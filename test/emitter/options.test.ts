@@ -26,6 +26,12 @@ describe("instrumentMcpServer options", () => {
     );
   });
 
+  it("refuses to instrument a server twice (the second would see nothing)", () => {
+    const server = new McpServer({ name: "ehr", version: "1" });
+    instrumentMcpServer(server, { producer: nullProducer });
+    expect(() => instrumentMcpServer(server, { producer: nullProducer })).toThrow(/already instrumented/);
+  });
+
   it("needs a server name when the server has none", () => {
     const server = new McpServer({ name: "", version: "1" });
     expect(() => instrumentMcpServer(server, { producer: nullProducer })).toThrow(/pass options\.serverName/);
