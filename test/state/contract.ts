@@ -252,7 +252,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
       expect(back.nextSeq).toBe(0);
     });
 
-    it("detects a version conflict and applies nothing of the conflicting group", async () => {
+    it("detects a version conflict and applies nothing of the batch", async () => {
       if (!h.separateWriters) return; // one in-process writer: nothing to conflict with
       const w1 = open();
       const w2 = open();
@@ -264,12 +264,15 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
       const mine = add(s1, event("conflict-x", T0 + 1));
       await w1.save({ groups: [s1], seen: [{ id: mine.event.event_id, timestamp: T0 + 1 }] });
 
+      // The batch touches y first, then the group another writer changed.
+      const ok = add(s2y, event("conflict-y", T0 + 3));
+      s2y.marks.set("p", { consumed: T0 + 3, lastAlert: null });
+      s2y.changes.marks.add("p");
       const theirs = add(s2x, event("conflict-x", T0 + 2));
       s2x.marks.set("p", { consumed: T0 + 2, lastAlert: T0 + 2 });
       s2x.changes.marks.add("p");
-      const ok = add(s2y, event("conflict-y", T0 + 3));
       const batch: SaveBatch = {
-        groups: [s2x, s2y],
+        groups: [s2y, s2x],
         seen: [
           { id: theirs.event.event_id, timestamp: T0 + 2 },
           { id: ok.event.event_id, timestamp: T0 + 3 },
@@ -281,29 +284,32 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
       );
       expect(err).toBeInstanceOf(StateConflictError);
       expect((err as StateConflictError).keys).toEqual([x.key]);
-      expect(s2x.changes.added).toHaveLength(1); // left for the caller's retry
+      expect(s2x.changes.added).toHaveLength(1); // left as it was: the caller retries from load
 
+      // Nothing of the batch is written: not the conflicting group, not the other one, no seen id.
       const reader = open();
       const back = await reader.load([x, y], [theirs.event.event_id, ok.event.event_id]);
       const bx = back.groups.get(x.key)!;
       expect(bx.events.map((e) => e.event.event_id)).toEqual([mine.event.event_id]);
       expect(bx.marks.size).toBe(0);
-      // The other group of the batch is saved whole; no id of the batch is marked seen, so the
-      // caller's retry reprocesses them.
-      expect(back.groups.get(y.key)!.events.map((e) => e.event.event_id)).toEqual([ok.event.event_id]);
+      const by = back.groups.get(y.key)!;
+      expect(by.events).toEqual([]);
+      expect(by.marks.size).toBe(0);
       expect(back.seen.size).toBe(0);
 
-      // The retry: reload, redo the conflicting group's work, save.
-      const retry = await w2.load([x], [theirs.event.event_id]);
-      const rx = retry.groups.get(x.key)!;
-      add(rx, theirs.event);
-      await w2.save({ groups: [rx], seen: [{ id: theirs.event.event_id, timestamp: T0 + 2 }] });
-      const final = await reader.load([x], [theirs.event.event_id]);
+      // The retry: reload, redo the batch, save.
+      const retry = await w2.load([x, y], [theirs.event.event_id, ok.event.event_id]);
+      expect(retry.seen.size).toBe(0);
+      add(retry.groups.get(x.key)!, theirs.event);
+      add(retry.groups.get(y.key)!, ok.event);
+      await w2.save({ groups: [...retry.groups.values()], seen: batch.seen });
+      const final = await reader.load([x, y], [theirs.event.event_id, ok.event.event_id]);
       expect(final.groups.get(x.key)!.events.map((e) => e.event.event_id)).toEqual([
         mine.event.event_id,
         theirs.event.event_id,
       ]);
-      expect(final.seen.has(theirs.event.event_id)).toBe(true);
+      expect(final.groups.get(y.key)!.events.map((e) => e.event.event_id)).toEqual([ok.event.event_id]);
+      expect(final.seen.size).toBe(2);
     });
 
     it("loads and saves a batch of 500 events over many groups in at most 2 round trips", async () => {

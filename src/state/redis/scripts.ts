@@ -23,14 +23,31 @@ return {v, meta, events, ids, values}
 `;
 
 /**
- * KEYS[5]: the batch marker, set on conflict so the batch's seen ids are not recorded.
+ * Runs first in a save's transaction: compares every group's stored version with the one its batch
+ * loaded and, on any mismatch, sets the batch marker, so that no group and no seen id of the batch is
+ * written. KEYS[1] the batch marker, KEYS[2..] the groups' meta hashes; ARGV the expected versions.
+ * Returns the (1-based) positions of the groups that changed.
+ */
+export const CHECK_VERSIONS = `#!lua
+local changed = {}
+for i = 2, #KEYS do
+  local v = tonumber(redis.call('HGET', KEYS[i], 'v') or '0')
+  if v ~= tonumber(ARGV[i - 1]) then changed[#changed + 1] = i - 1 end
+end
+if #changed > 0 then redis.call('SET', KEYS[1], '1', 'PX', 60000) end
+return changed
+`;
+
+/**
+ * KEYS[5]: the batch marker: when set (a group of the batch conflicted), nothing is written.
  * ARGV: expectedVersion, ttlMs, outboxTtlMs, now, nextSeq, newest ('' = none), groupKey,
  *       nAdded, nEvicted, nMarks, nOutbox, then the added events, the evicted events,
  *       (patternId, mark) pairs, (eventId, entry) pairs.
- * Returns {1, newVersion} or {0, currentVersion} on a version conflict (nothing written).
+ * Returns {1, newVersion}, or {0, currentVersion} when skipped (nothing written).
  */
 export const APPLY_GROUP = `#!lua
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if redis.call('EXISTS', KEYS[5]) == 1 then return {0, v} end
 if v ~= tonumber(ARGV[1]) then
   redis.call('SET', KEYS[5], '1', 'PX', 60000)
   return {0, v}

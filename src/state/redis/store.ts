@@ -33,7 +33,7 @@ import {
   seenShardKey,
   seenShardOf,
 } from "./keys.js";
-import { ADD_SEEN, APPLY_GROUP, READ_GROUP } from "./scripts.js";
+import { ADD_SEEN, APPLY_GROUP, CHECK_VERSIONS, READ_GROUP } from "./scripts.js";
 
 export interface RedisStoreOptions {
   /** A client (not closed by `close`) or a URL (the store creates a fail-fast client and owns it). */
@@ -87,6 +87,7 @@ interface ScriptCommands {
     outboxSince: number,
   ): ChainableCommander;
   cwApplyGroup(...args: Array<string | number>): ChainableCommander;
+  cwCheckVersions(...args: Array<string | number>): ChainableCommander;
   cwAddSeen(...args: Array<string | number>): ChainableCommander;
 }
 
@@ -111,9 +112,9 @@ const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
 /**
- * Group state in Redis: one pipeline to load a batch, one to save it, whatever its size. Each group
- * is saved by one Lua script (atomic, version-checked); seen ids are written last in the same
- * pipeline and skipped when any group of the batch conflicted. Layout: docs/state.md.
+ * Group state in Redis: one pipeline to load a batch, one transaction to save it, whatever its size.
+ * The save checks every group's version first and writes nothing of the batch if any changed; each
+ * group is then written by one Lua script, and the seen ids last. Layout: docs/state.md.
  */
 export class RedisStore implements StateStore {
   readonly redis: Redis;
@@ -179,6 +180,8 @@ export class RedisStore implements StateStore {
     }
     this.redis.defineCommand("cwReadGroup", { lua: READ_GROUP, numberOfKeys: 4, readOnly: true });
     this.redis.defineCommand("cwApplyGroup", { lua: APPLY_GROUP, numberOfKeys: 5 });
+    // Variable key count: the caller passes it first.
+    this.redis.defineCommand("cwCheckVersions", { lua: CHECK_VERSIONS });
     this.redis.defineCommand("cwAddSeen", { lua: ADD_SEEN, numberOfKeys: 2 });
   }
 
@@ -251,7 +254,10 @@ export class RedisStore implements StateStore {
 
   async save(batch: SaveBatch): Promise<void> {
     const marker = batchMarkerKey(this.prefix, randomBytes(9).toString("base64url"));
-    const p = this.redis.pipeline();
+    // A transaction: sent in one round trip like a pipeline, and run by Redis with nothing in between,
+    // so the version check below holds for every group, and a connection lost before EXEC applies
+    // nothing at all.
+    const p = this.redis.multi();
     const cmd = p as unknown as ScriptCommands;
     const now = this.now();
     const pending: Array<{ state: GroupState; added: Array<string | undefined> }> = [];
@@ -263,7 +269,12 @@ export class RedisStore implements StateStore {
       p.hset(key, this.schema.id, JSON.stringify(this.schema.dotted));
       p.pexpire(key, Math.max(this.keyTtlMs, this.outboxTtlMs));
     }
-    const first = registry ? 2 : 0;
+    if (batch.groups.length > 0) {
+      const metas = batch.groups.map((g) => groupKeys(this.prefix, g.key).meta);
+      cmd.cwCheckVersions(1 + metas.length, marker, ...metas, ...batch.groups.map((g) => g.version));
+    }
+    const check = registry ? 2 : 0;
+    const first = batch.groups.length > 0 ? check + 1 : check;
     for (const state of batch.groups) {
       const k = groupKeys(this.prefix, state.key);
       const { args, added } = this.applyArgs(state, k, marker, now);
@@ -290,11 +301,13 @@ export class RedisStore implements StateStore {
     for (const { state } of pending) this.cache.delete(state.key);
     const replies = await this.exec(p);
 
-    const conflicts: string[] = [];
+    const changed = batch.groups.length > 0 ? (replies[check] as number[]) : [];
+    const conflicts = changed.map((n) => batch.groups[n - 1]!.key);
     pending.forEach(({ state, added }, j) => {
       const [ok, version] = replies[first + j] as [number, number];
       if (ok !== 1) {
-        conflicts.push(state.key);
+        // Skipped: a group of the batch changed since it was loaded.
+        if (conflicts.length === 0) conflicts.push(state.key);
         return;
       }
       state.version = version;
