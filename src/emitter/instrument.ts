@@ -127,20 +127,15 @@ export function instrumentMcpServer(
         outcome = note?.thrown !== undefined && isDenied(note.thrown) ? "denied" : "error";
         errorMessage = resultText(result);
       }
-      let userId: string | undefined | null;
-      try {
-        userId = userIdOf(started.ctx);
-      } catch (err) {
-        faultLog("userId() threw; the event is sent as anonymous", err);
-      }
-      const known = typeof userId === "string" && userId !== "";
+      const { userId } = started;
+      const known = userId !== undefined;
       const event = buildEvent(
         {
           receivedAt: started.at,
           durationMs,
           tool: started.ctx.tool,
           rawArguments: started.rawArguments,
-          userId: known ? (userId as string).slice(0, 256) : anonymous,
+          userId: userId ?? anonymous,
           server: serverName,
           sessionId: started.ctx.sessionId,
           agentId: started.ctx.clientName,
@@ -175,15 +170,23 @@ export function instrumentMcpServer(
   const wrapHandler = (original: RawHandler): RawHandler => {
     const wrapped: RawHandler = (request, extra) => {
       const started = start(request, extra, inner);
-      if (isObject(extra)) notes.set(extra, {});
-      let pending: Promise<unknown>;
+      // Asked now, in the request's own async context (an AsyncLocalStorage-based lookup sees the
+      // right request), not later when the event is built.
       try {
-        pending = original(request, extra);
+        const user = userIdOf(started.ctx);
+        if (typeof user === "string" && user !== "") started.userId = user.slice(0, 256);
+      } catch (err) {
+        faultLog("userId() threw; the event is sent as anonymous", err);
+      }
+      if (isObject(extra)) notes.set(extra, {});
+      let running: Promise<unknown>;
+      try {
+        running = original(request, extra);
       } catch (err) {
         finish(extra, started, undefined, err);
         throw err;
       }
-      return pending.then(
+      return running.then(
         (result) => {
           finish(extra, started, result, undefined);
           return result;
@@ -292,6 +295,7 @@ interface Started {
   rawArguments: unknown;
   ctx: CallContext;
   trace: ReturnType<typeof traceIdsOf>;
+  userId?: string;
 }
 
 /** What is known when the request arrives; read now, because the OTel context is the caller's now. */
