@@ -72,10 +72,11 @@ describe("rule 6: too late", () => {
     const p = pattern({ steps: [{ id: "d", where: { tool: "delete" } }] });
     const run = await detectRun(p, [
       ev("d1", 10, "delete"),
-      ev("d2", 9.999, "delete"),
-      ev("d3", 10, "delete"),
+      ev("d2", 9.999, "delete"), // too late
+      ev("d3", 10, "delete"), // in time (not older than the newest), but consumed by d1's alert (rule 3)
+      ev("d4", 10.001, "delete"),
     ]);
-    expect(fired(run.alerts).map((f) => f.trigger)).toEqual(["d1", "d3"]);
+    expect(fired(run.alerts).map((f) => f.trigger)).toEqual(["d1", "d4"]);
     expect(run.tooLate).toBe(1);
   });
 
