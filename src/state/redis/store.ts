@@ -252,7 +252,9 @@ export class RedisStore implements StateStore {
     return { groups, seen };
   }
 
-  async save(batch: SaveBatch): Promise<void> {
+  async save(input: SaveBatch): Promise<void> {
+    // One entry per group: a group listed twice would conflict with itself.
+    const batch = { ...input, groups: [...new Map(input.groups.map((g) => [g.key, g])).values()] };
     const marker = batchMarkerKey(this.prefix, randomBytes(9).toString("base64url"));
     // A transaction: sent in one round trip like a pipeline, and run by Redis with nothing in between,
     // so the version check below holds for every group, and a connection lost before EXEC applies
