@@ -270,6 +270,27 @@ describe("RedisStore specifics", () => {
     });
   });
 
+  it("reports a command Redis rejects for good as a plain error, not as unavailability", async () => {
+    const p = `${uniqueName("cwtest")}:`;
+    const s = open({}, p);
+    const r = ref("wrong-type");
+    const st = (await s.load([r], [])).groups.get(r.key)!;
+    add(st, event("wrong-type", T0));
+    await s.save({ groups: [st], seen: [] });
+    const meta = (await keysOf(p)).find((k) => k.endsWith(":m"))!;
+    await raw.del(meta);
+    await raw.set(meta, "not a hash"); // someone else's key under our prefix
+    const err = await open({ cacheGroups: 0 }, p)
+      .load([r], [])
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(StateUnavailableError);
+    expect(String(err)).toMatch(/WRONGTYPE/);
+  });
+
   it("fails fast with StateUnavailableError when Redis is unreachable", { timeout: 15_000 }, async () => {
     const s = new RedisStore({ redis: "redis://127.0.0.1:1", fields: FIELDS, retentionMs: 1000 });
     try {
