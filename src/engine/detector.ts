@@ -48,6 +48,8 @@ const NOTHING: EventOutcome = Object.freeze({
 export class Detector implements Engine {
   readonly storedFields: ReadonlySet<string>;
   readonly retentionMs: number;
+  /** Searches given up after MAX_EXTENSIONS count-set extensions (each reported no match). */
+  readonly searchStats = { aborted: 0 };
   private readonly runtimes = new Map<string, GroupingRuntime>();
   private readonly groupingList: Grouping[] = [];
   private readonly classifier: Classifier;
@@ -203,15 +205,18 @@ export class Detector implements Engine {
       const consumed = mark ? mark.consumed : Number.NEGATIVE_INFINITY;
       const eligibleFrom =
         mark?.lastAlert != null ? mark.lastAlert + pattern.suppressMs : Number.NEGATIVE_INFINITY;
-      const found = findMatch({
-        plan,
-        steps: stepLists,
-        absents: absentLists,
-        anchor,
-        anchorMask: mask,
-        consumed,
-        eligibleFrom,
-      });
+      const found = findMatch(
+        {
+          plan,
+          steps: stepLists,
+          absents: absentLists,
+          anchor,
+          anchorMask: mask,
+          consumed,
+          eligibleFrom,
+        },
+        this.searchStats,
+      );
       if (!found) continue;
       const alert = buildAlert({ ...found, groupValues: state.values, trigger: anchor }, this.now());
       state.marks.set(pattern.id, { consumed: found.lastSeen, lastAlert: found.lastSeen });

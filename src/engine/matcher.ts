@@ -31,9 +31,15 @@ type Found = Omit<Match, "groupValues" | "trigger">;
  * array to the first, candidates from latest to earliest; then count steps, each branching on its
  * set's latest event and filling greedily downwards. The first full match found is the reported one.
  */
-export function findMatch(input: SearchInput): Found | null {
+export function findMatch(input: SearchInput, stats?: { aborted: number }): Found | null {
   if (input.anchor.event.timestamp <= input.consumed) return null;
-  return new Search(input).run();
+  try {
+    return new Search(input).run();
+  } catch (err) {
+    if (err !== BUDGET_EXHAUSTED) throw err;
+    if (stats) stats.aborted++;
+    return null;
+  }
 }
 
 /**
@@ -82,6 +88,7 @@ class Search {
   /** suffixMask[k] = bits of the steps at search positions >= k. */
   private readonly suffixMask: number[];
   private anchorUsed = false;
+  private budget = MAX_EXTENSIONS;
 
   constructor(private readonly input: SearchInput) {
     this.plan = input.plan;
@@ -218,8 +225,6 @@ class Search {
 
   private assignCount(k: number, s: number, forced: boolean): boolean {
     const step = this.plan.pattern.steps[s]!;
-    const min = step.count!.min;
-    const distinct = step.count!.distinct;
     const anchor = this.input.anchor;
     const list = this.input.steps[s]!;
     const b = this.bounds(s);
@@ -232,72 +237,112 @@ class Search {
     if (forced && !anchorHere) return false;
     // The anchor may also fit a later count step: then try this step without it as well.
     const options = anchorHere ? (forced ? [true] : [true, false]) : [false];
+    const fill: Fill = {
+      s,
+      k,
+      list,
+      lo,
+      min: step.count!.min,
+      distinct: step.count!.distinct,
+      floorTs: 0,
+      set: [],
+      values: [],
+    };
     for (let i = hi - 1; i >= lo; i--) {
       const latest = list[i]!;
-      if (i - lo + 1 < min) return false;
+      if (i - lo + 1 < fill.min) return false;
       if (this.used.has(latest)) continue;
       if (!this.joinsHold(s, latest)) continue;
+      // Members lie within `within` of the latest event, and within each `edges_within` span of the step.
+      fill.floorTs = Math.max(b.minTs, latest.event.timestamp - this.withinMs);
+      for (const { withinMs } of this.plan.spans[s]!)
+        fill.floorTs = Math.max(fill.floorTs, latest.event.timestamp - withinMs);
       for (const withAnchor of options) {
         if (withAnchor && compareStored(anchor, latest) > 0) continue;
-        const set = this.fill(s, list, lo, i, latest, withAnchor ? anchor : undefined, min, distinct, b);
-        if (!set) continue;
-        this.place(s, set);
-        if (this.absentsHoldFor(s) && this.dfs(k + 1)) return true;
-        this.unplace(s, set);
+        if (!withAnchor && latest === anchor) continue;
+        if (withAnchor && anchor.event.timestamp < fill.floorTs) continue;
+        fill.set = [latest];
+        fill.values = [];
+        this.note(fill, latest);
+        if (withAnchor && anchor !== latest) {
+          fill.set.push(anchor);
+          this.note(fill, anchor);
+        }
+        if (this.plan.exhaustiveCounts ? this.extend(fill, i - 1) : this.greedy(fill, i - 1)) return true;
       }
     }
     return false;
   }
 
+  private note(fill: Fill, ev: StoredEvent): boolean {
+    if (!fill.distinct) return false;
+    const v = readPath(ev.event, fill.distinct);
+    if (v === undefined || fill.values.some((x) => jsonEqual(x, v))) return false;
+    fill.values.push(v);
+    return true;
+  }
+
+  private enough(fill: Fill): boolean {
+    return fill.distinct ? fill.values.length >= fill.min : fill.set.length >= fill.min;
+  }
+
+  /** Whether `ev` (below the set's latest event) may join the set being filled. */
+  private admissible(fill: Fill, ev: StoredEvent): boolean {
+    return !(ev === this.input.anchor || this.used.has(ev)) && this.joinsHold(fill.s, ev);
+  }
+
+  /** Places the set and searches the remaining steps. */
+  private tryFill(fill: Fill): boolean {
+    const set = [...fill.set].sort(compareStored);
+    this.place(fill.s, set);
+    if (this.absentsHoldFor(fill.s) && this.dfs(fill.k + 1)) return true;
+    this.unplace(fill.s, set);
+    return false;
+  }
+
   /**
-   * The set with `latest` as its latest event: `latest`, the anchor when required, then the latest
-   * qualifying events downwards (one per distinct value, its latest occurrence) until `min` is reached.
+   * docs/semantics.md: from the set's latest event downwards, the latest qualifying events (one per
+   * distinct value, its latest occurrence) until `min` is reached. Enough when this step is the only
+   * thing a count set can affect (one count step, no `absent`).
    */
-  private fill(
-    s: number,
-    list: readonly StoredEvent[],
-    lo: number,
-    top: number,
-    latest: StoredEvent,
-    anchor: StoredEvent | undefined,
-    min: number,
-    distinct: string[] | undefined,
-    b: Bounds,
-  ): StoredEvent[] | null {
-    const set = [latest];
-    const values: unknown[] = [];
-    const note = (ev: StoredEvent) => {
-      if (!distinct) return;
-      const v = readPath(ev.event, distinct);
-      if (v !== undefined && !values.some((x) => jsonEqual(x, v))) values.push(v);
-    };
-    note(latest);
-    if (anchor && anchor !== latest) {
-      set.push(anchor);
-      note(anchor);
+  private greedy(fill: Fill, top: number): boolean {
+    for (let i = top; i >= fill.lo && !this.enough(fill); i--) {
+      const ev = fill.list[i]!;
+      if (ev.event.timestamp < fill.floorTs) break;
+      if (!this.admissible(fill, ev)) continue;
+      if (fill.distinct) {
+        if (!this.note(fill, ev)) continue;
+      }
+      fill.set.push(ev);
     }
-    const enough = () => (distinct ? values.length >= min : set.length >= min);
-    // Members lie within `within` of the latest event too ...
-    let floorTs = Math.max(b.minTs, latest.event.timestamp - this.withinMs);
-    // ... and within each `edges_within` span of its step (the span covers the set itself).
-    for (const { withinMs } of this.plan.spans[s]!)
-      floorTs = Math.max(floorTs, latest.event.timestamp - withinMs);
-    for (let i = top - 1; i >= lo && !enough(); i--) {
-      const ev = list[i]!;
-      if (ev.event.timestamp < floorTs) break;
-      if (ev === anchor || this.used.has(ev)) continue;
-      if (distinct) {
-        const v = readPath(ev.event, distinct);
-        if (v === undefined || values.some((x) => jsonEqual(x, v))) continue;
-        if (!this.joinsHold(s, ev)) continue;
-        values.push(v);
-      } else if (!this.joinsHold(s, ev)) continue;
-      set.push(ev);
+    return this.enough(fill) && this.tryFill(fill);
+  }
+
+  /**
+   * With several count steps or an `absent`, a set's members matter beyond their number: take, from
+   * the latest down, each event that still allows a match (include first, else skip it); once `min`
+   * is reached and the rest does not match, keep taking the latest events that allow one (a larger set
+   * may take in what would block an `absent`).
+   */
+  private extend(fill: Fill, top: number): boolean {
+    if (--this.budget < 0) throw BUDGET_EXHAUSTED;
+    const enough = this.enough(fill);
+    if (enough && this.tryFill(fill)) return true;
+    for (let i = top; i >= fill.lo; i--) {
+      const ev = fill.list[i]!;
+      if (ev.event.timestamp < fill.floorTs) break;
+      if (!this.admissible(fill, ev)) continue;
+      let added = false;
+      if (!enough && fill.distinct) {
+        added = this.note(fill, ev);
+        if (!added) continue;
+      }
+      fill.set.push(ev);
+      if (this.extend(fill, i - 1)) return true;
+      fill.set.pop();
+      if (added) fill.values.pop();
     }
-    if (!enough()) return null;
-    for (const ev of set) if (ev.event.timestamp < floorTs) return null;
-    set.sort(compareStored);
-    return set;
+    return false;
   }
 
   private place(s: number, set: StoredEvent[]): void {
@@ -375,6 +420,29 @@ class Search {
     return false;
   }
 }
+
+/** A count step's set under construction. */
+interface Fill {
+  s: number;
+  /** Search position of the step. */
+  k: number;
+  list: readonly StoredEvent[];
+  lo: number;
+  min: number;
+  distinct: string[] | undefined;
+  floorTs: number;
+  set: StoredEvent[];
+  values: unknown[];
+}
+
+/** Thrown when a search exceeds its budget of count-set extensions (see MAX_EXTENSIONS). */
+const BUDGET_EXHAUSTED = new Error("match search budget exhausted");
+
+/**
+ * Count sets built by lookahead can in the worst case try many subsets; a search that has tried this
+ * many gives up (no match) and is counted, rather than stall the partition.
+ */
+export const MAX_EXTENSIONS = 50_000;
 
 interface Bounds {
   /** Timestamps must be > loTs (the consumption mark). */

@@ -28,6 +28,11 @@ export interface PatternPlan {
   edges: Array<[number, number]>;
   /** Step indexes in a topological order of the order DAG. */
   topo: number[];
+  /**
+   * Count sets are built with lookahead (not greedily) when their members can matter beyond their
+   * number: several count steps, or an `absent` (whose range a set may fix or absorb a blocker of).
+   */
+  exhaustiveCounts: boolean;
   /** Bits of the steps no order edge leaves (only they can hold the group's latest event). */
   lastStepsMask: number;
   /** Least number of events per step (count.min, else 1). */
@@ -97,6 +102,8 @@ export function planPattern(pattern: CompiledPattern, index: number): PatternPla
     absents,
     edges: pattern.orderEdges.map(([a, b]) => [a, b] as [number, number]),
     topo,
+    exhaustiveCounts:
+      isCount.filter(Boolean).length >= 2 || (isCount.some(Boolean) && pattern.absent.length > 0),
     lastStepsMask: after.reduce((m, a, s) => (a.length === 0 ? m | (1 << s) : m), 0),
     minEvents: pattern.steps.map((s) => s.count?.min ?? 1),
     scratchSteps: new Array(n),

@@ -137,6 +137,26 @@ describe("Detector", () => {
     expect(alerts[0]!.summary).toBe("u-1: L ×3 → X within 5s");
   });
 
+  it("builds count sets with lookahead when two count steps compete for events", () => {
+    // s0 needs one distinct arguments.id, s1 any two events: the greedy set {3, 2} for s1 would leave
+    // s0 nothing with an id; the set that still allows a match is {3, 1}.
+    const p = pattern({
+      id: "two-counts",
+      steps: [
+        toolStep("s0", 0, "L", { min: 1, distinct: ["arguments", "id"] }),
+        toolStep("s1", 1, "L", { min: 2 }),
+      ],
+      orderEdges: [],
+      withinMs: 0,
+    });
+    const { alerts } = run(setOf(p), [
+      ev("1", 0, "L"),
+      ev("2", 0, "L", { arguments: { id: 1 } }),
+      ev("3", 0, "L", { arguments: { id: 1 } }),
+    ]);
+    expect(alerts.map(ids)).toEqual(["s0:2 s1:1,3"]);
+  });
+
   it("blocks on an absent event strictly between, not on one outside", () => {
     const p = pattern({
       id: "noapprove",
