@@ -38,7 +38,9 @@ const MAX_CACHE = 20_000;
  * server, tool and categories, so anything that depends on those alone can be cached under it.
  */
 export class Classifier {
-  private readonly cache = new Map<string, Classified>();
+  /** server → tool → classification (nested maps: no key string built per event). */
+  private readonly cache = new Map<string, Map<string, Classified>>();
+  private size = 0;
   constructor(private readonly taxonomy: Taxonomy) {}
 
   classify(event: ToolCallEvent): Classified {
@@ -48,12 +50,24 @@ export class Classifier {
       const key = `c\u0000${event.server}\u0000${event.tool}\u0000${[...categories].sort().join("\u0000")}`;
       return { categories, key };
     }
-    const key = `s\u0000${event.server}\u0000${event.tool}`;
-    let hit = this.cache.get(key);
+    let byTool = this.cache.get(event.server);
+    let hit = byTool?.get(event.tool);
     if (!hit) {
-      if (this.cache.size >= MAX_CACHE) this.cache.clear();
-      hit = { categories: this.taxonomy.categoriesOf(event), key };
-      this.cache.set(key, hit);
+      if (this.size >= MAX_CACHE) {
+        this.cache.clear();
+        this.size = 0;
+        byTool = undefined;
+      }
+      if (!byTool) {
+        byTool = new Map();
+        this.cache.set(event.server, byTool);
+      }
+      hit = {
+        categories: this.taxonomy.categoriesOf(event),
+        key: `s\u0000${event.server}\u0000${event.tool}`,
+      };
+      byTool.set(event.tool, hit);
+      this.size++;
     }
     return hit;
   }
