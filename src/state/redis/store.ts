@@ -10,6 +10,7 @@ import {
   type StateStore,
   StateUnavailableError,
 } from "../store.js";
+import { GroupCache } from "./cache.js";
 import {
   DecodeError,
   decodeEvent,
@@ -24,6 +25,7 @@ import {
   schemaIdOf,
   schemaOf,
 } from "./codec.js";
+import { toStateError, waitReady } from "./connection.js";
 import {
   batchMarkerKey,
   type GroupKeys,
@@ -95,19 +97,6 @@ type ReadReply = [number, string[], string[], string[], string[]] | [number];
 type FullReply = [number, string[], string[], string[], string[]];
 type ParsedGroup = { ref: GroupRef; reply: FullReply; events: unknown[][] };
 
-/** What a cached state looked like when saved: if it still does, the engine has not touched it since. */
-interface Cached {
-  state: GroupState;
-  version: number;
-  nextSeq: number;
-  newest: number;
-  events: number;
-  marks: number;
-  outbox: number;
-}
-
-const MAX_CACHED_OUTBOX = 1000;
-
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
@@ -138,9 +127,7 @@ export class RedisStore implements StateStore {
     undecodable: 0,
   };
   private lastError: Error | undefined;
-  private readonly cacheGroups: number;
-  /** Recency order (a saved group goes to the end); a loaded group is taken out until saved again. */
-  private readonly cache = new Map<string, Cached>();
+  private readonly cache: GroupCache;
 
   constructor(opts: RedisStoreOptions) {
     this.prefix = opts.prefix ?? "cw:";
@@ -153,7 +140,7 @@ export class RedisStore implements StateStore {
     this.maxSeenPerShard = Math.ceil(positive(opts.maxSeenIds ?? 2_000_000, "maxSeenIds") / this.seenShards);
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 2000;
     this.now = opts.now ?? Date.now;
-    this.cacheGroups = Math.max(0, Math.floor(opts.cacheGroups ?? 10_000));
+    this.cache = new GroupCache(Math.max(0, Math.floor(opts.cacheGroups ?? 10_000)));
     this.schema = schemaFor(opts.fields);
     this.schemas.set(this.schema.id, this.schema);
 
@@ -207,7 +194,7 @@ export class RedisStore implements StateStore {
     const cached = new Map<string, GroupState>();
     for (const ref of unique.values()) {
       const k = groupKeys(this.prefix, ref.key);
-      const hit = this.cachedClean(ref.key);
+      const hit = this.cache.checkout(ref.key);
       if (hit) cached.set(ref.key, hit);
       cmd.cwReadGroup(k.meta, k.events, k.outbox, k.outboxIndex, hit?.version ?? 0, outboxSince);
     }
@@ -300,7 +287,7 @@ export class RedisStore implements StateStore {
     }
     if (pending.length === 0 && seenShards.size === 0) return;
     // Whatever happens next, these objects are the engine's work in progress, not Redis' copy.
-    for (const { state } of pending) this.cache.delete(state.key);
+    for (const { state } of pending) this.cache.drop(state.key);
     const replies = await this.exec(p);
 
     const changed = batch.groups.length > 0 ? (replies[check] as number[]) : [];
@@ -318,7 +305,7 @@ export class RedisStore implements StateStore {
         if (r !== undefined) this.raw.set(ev, r);
       });
       state.changes = emptyChanges();
-      this.remember(state);
+      this.cache.remember(state);
     });
     for (let j = first + pending.length; j < replies.length; j++) {
       const dropped = replies[j] as number;
@@ -330,55 +317,13 @@ export class RedisStore implements StateStore {
     }
   }
 
-  /** A cached state the engine has not changed since it was saved, or undefined. */
-  private cachedClean(key: string): GroupState | undefined {
-    const c = this.cache.get(key);
-    if (!c) return undefined;
-    const s = c.state;
-    const ch = s.changes;
-    const clean =
-      ch.added.length === 0 &&
-      ch.evicted.length === 0 &&
-      ch.marks.size === 0 &&
-      ch.outbox.length === 0 &&
-      s.version === c.version &&
-      s.nextSeq === c.nextSeq &&
-      s.newest === c.newest &&
-      s.events.length === c.events &&
-      s.marks.size === c.marks &&
-      s.outbox.size === c.outbox;
-    // Checked out either way: until this batch saves it, a concurrent batch touching the same group
-    // reads Redis and gets its own object, so the version check sees any overlap.
-    this.cache.delete(key);
-    return clean ? s : undefined;
-  }
-
-  private remember(s: GroupState): void {
-    if (this.cacheGroups === 0) return;
-    // Redis expires outbox entries; the cached copy only needs a bounded recent part.
-    for (const id of s.outbox.keys()) {
-      if (s.outbox.size <= MAX_CACHED_OUTBOX) break;
-      s.outbox.delete(id);
-    }
-    this.cache.set(s.key, {
-      state: s,
-      version: s.version,
-      nextSeq: s.nextSeq,
-      newest: s.newest,
-      events: s.events.length,
-      marks: s.marks.size,
-      outbox: s.outbox.size,
-    });
-    while (this.cache.size > this.cacheGroups) this.cache.delete(this.cache.keys().next().value as string);
-  }
-
   async ping(): Promise<void> {
-    await this.ensureReady();
+    await waitReady(this.redis, this.connectTimeoutMs, this.lastError);
     try {
       await this.redis.ping();
       this.counters.roundTrips++;
     } catch (err) {
-      throw unavailable(err);
+      throw toStateError(err);
     }
   }
 
@@ -394,7 +339,7 @@ export class RedisStore implements StateStore {
 
   /** Deletes every key under this store's prefix (tests and benches). SCAN, so not for production. */
   async deleteAll(): Promise<number> {
-    await this.ensureReady();
+    await waitReady(this.redis, this.connectTimeoutMs, this.lastError);
     let deleted = 0;
     const pattern = `${this.prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
     const stream = this.redis.scanStream({ match: pattern, count: 1000 });
@@ -527,66 +472,19 @@ export class RedisStore implements StateStore {
 
   /** Runs a pipeline: one round trip. Any failed command fails the call (nothing is half-applied per group). */
   private async exec(p: ChainableCommander): Promise<unknown[]> {
-    await this.ensureReady();
+    await waitReady(this.redis, this.connectTimeoutMs, this.lastError);
     let results: Array<[Error | null, unknown]> | null;
     try {
       results = await p.exec();
     } catch (err) {
-      throw unavailable(err);
+      throw toStateError(err);
     }
     this.counters.roundTrips++;
     if (!results) throw new StateUnavailableError("Redis pipeline was discarded");
     const failed = results.find(([err]) => err);
-    if (failed) throw unavailable(failed[0]);
+    if (failed) throw toStateError(failed[0]);
     return results.map(([, v]) => v);
   }
-
-  private async ensureReady(): Promise<void> {
-    const r = this.redis;
-    if (r.status === "ready") return;
-    if (r.status === "end" || r.status === "close") {
-      if (!this.owned || r.status === "end")
-        throw new StateUnavailableError(`Redis connection is ${r.status}`);
-    }
-    if (r.status === "wait") r.connect().catch(() => {});
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error) => {
-        clearTimeout(timer);
-        r.off("ready", onReady);
-        r.off("error", onError);
-        r.off("end", onEnd);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onReady = () => done();
-      const onError = (err: Error) => done(unavailable(err));
-      const onEnd = () => done(new StateUnavailableError("Redis connection ended"));
-      const timer = setTimeout(
-        () =>
-          done(
-            new StateUnavailableError(`Redis not ready after ${this.connectTimeoutMs} ms`, {
-              cause: this.lastError,
-            }),
-          ),
-        this.connectTimeoutMs,
-      );
-      r.on("ready", onReady);
-      r.on("error", onError);
-      r.on("end", onEnd);
-    });
-  }
-}
-
-/** Redis replies that mean "not now" rather than "wrong request": the caller may retry. */
-const TRANSIENT_REPLY = /^(OOM|READONLY|LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK)\b/;
-
-function unavailable(err: unknown): Error {
-  if (err instanceof StateUnavailableError || err instanceof StateConflictError) return err;
-  if (err instanceof Error && err.name === "ReplyError" && !TRANSIENT_REPLY.test(err.message)) {
-    return new Error(`Redis rejected a state command: ${err.message}`, { cause: err });
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return new StateUnavailableError(`Redis unavailable: ${message}`, { cause: err });
 }
 
 function positive(n: number, name: string): number {
