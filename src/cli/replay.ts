@@ -1,6 +1,6 @@
 import { once } from "node:events";
-import { createReadStream, createWriteStream } from "node:fs";
-import { access, constants } from "node:fs/promises";
+import { createReadStream, createWriteStream, openSync } from "node:fs";
+import { access, constants, stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import type { Command } from "commander";
@@ -98,6 +98,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayStats> {
   if (opts.input !== "-") {
     try {
       await access(opts.input, constants.R_OK);
+      if ((await stat(opts.input)).isDirectory()) throw new Error("a directory");
     } catch {
       throw new UsageError(`replay: cannot read --input ${opts.input}`);
     }
@@ -105,8 +106,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplayStats> {
   logger.info({ patterns: set.patterns.length, retentionMs: set.retentionMs }, "patterns loaded");
 
   const input: Readable = opts.input === "-" ? process.stdin : createReadStream(opts.input);
-  const output = opts.output === "-" ? process.stdout : createWriteStream(opts.output);
-  const dlq = opts.dlq ? createWriteStream(opts.dlq) : undefined;
+  const output = opts.output === "-" ? process.stdout : openForWriting(opts.output, "--output");
+  const dlq = opts.dlq ? openForWriting(opts.dlq, "--dlq") : undefined;
   const stats = await run(set, input, output, dlq, opts, logger);
   if (output !== process.stdout) await closeStream(output);
   if (dlq) await closeStream(dlq);
@@ -162,7 +163,8 @@ async function run(
     for (const alert of r.alerts) {
       stats.alerts++;
       stats.alertsPerPattern.set(alert.pattern.id, (stats.alertsPerPattern.get(alert.pattern.id) ?? 0) + 1);
-      if (!outputClosed) await write(output, Buffer.concat([encodeAlert(alert), NEWLINE]));
+      if (!outputClosed && !(await write(output, Buffer.concat([encodeAlert(alert), NEWLINE]))))
+        outputClosed = true;
     }
     if (opts.progress && Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
       lastProgress = Date.now();
@@ -184,6 +186,8 @@ async function run(
     stats.events++;
     batch.push({ event: parsed.event, source: { line: n } });
     if (batch.length >= opts.batchSize) await flush();
+    // Nobody reads the alerts any more: stop reading the input too.
+    if (outputClosed) break;
   }
   await flush();
   await store.close();
@@ -193,9 +197,32 @@ async function run(
 
 const NEWLINE = Buffer.from("\n");
 
-/** Writes, waiting for `drain` when the stream's buffer is full (backpressure). */
-async function write(stream: Writable, chunk: string | Buffer): Promise<void> {
-  if (!stream.write(chunk)) await once(stream, "drain");
+/** Opens an output file up front, so that an unwritable path is a usage error, not a crash later. */
+function openForWriting(path: string, flag: string): Writable {
+  let fd: number;
+  try {
+    fd = openSync(path, "w");
+  } catch (err) {
+    throw new UsageError(
+      `replay: cannot write ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+    );
+  }
+  return createWriteStream(path, { fd });
+}
+
+/**
+ * Writes, waiting for `drain` when the stream's buffer is full (backpressure). Resolves false when
+ * the reader went away (EPIPE, e.g. `| head`).
+ */
+async function write(stream: Writable, chunk: string | Buffer): Promise<boolean> {
+  if (stream.destroyed) return false;
+  try {
+    if (!stream.write(chunk)) await once(stream, "drain");
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EPIPE") return false;
+    throw err;
+  }
 }
 
 async function closeStream(stream: Writable): Promise<void> {
