@@ -124,7 +124,8 @@ async function run(
   opts: ReplayOptions,
   logger: ReturnType<typeof createLogger>,
 ): Promise<ReplayStats> {
-  const engine = new Detector(set);
+  // A file is read once: no re-delivery, so no outbox to keep.
+  const engine = new Detector(set, { outbox: false });
   // Replay keeps every group it needs: drop one only once it has been idle well past the window and
   // any suppress period (then it could not change a result).
   const maxSuppress = Math.max(0, ...set.patterns.map((p) => p.suppressMs));

@@ -16,6 +16,11 @@ export interface DetectorOptions {
   maxEventsPerGroup?: number;
   /** Processing time for `detected_at` (epoch ms). */
   now?: () => number;
+  /**
+   * Keep each alerting event's alerts in the group's outbox (default true). Only a consumer that can
+   * see a re-delivery needs it; replay turns it off to save memory.
+   */
+  outbox?: boolean;
 }
 
 export type EventStatus = "ok" | "too_late";

@@ -55,6 +55,7 @@ export class Detector implements Engine {
   private readonly classifier: Classifier;
   private readonly maxEvents: number;
   private readonly now: () => number;
+  private readonly outbox: boolean;
   private readonly indexes = new WeakMap<GroupState, GroupIndex>();
 
   constructor(
@@ -65,6 +66,7 @@ export class Detector implements Engine {
     this.maxEvents = opts.maxEventsPerGroup ?? DEFAULT_MAX_EVENTS_PER_GROUP;
     if (!(this.maxEvents >= 1)) throw new RangeError(`maxEventsPerGroup must be >= 1, got ${this.maxEvents}`);
     this.now = opts.now ?? Date.now;
+    this.outbox = opts.outbox ?? true;
     this.classifier = new Classifier(set.taxonomy);
 
     const byGrouping = new Map<string, PatternSet["patterns"]>();
@@ -132,7 +134,7 @@ export class Detector implements Engine {
       return evicted ? { status: "ok", alerts: [], evicted } : NOTHING;
 
     const alerts = this.search(state, rt, index, stored, hits);
-    if (alerts.length > 0) {
+    if (alerts.length > 0 && this.outbox) {
       state.outbox.set(id, source === undefined ? { alerts } : { source, alerts });
       state.changes.outbox.push(id);
     }
