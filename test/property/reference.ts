@@ -447,12 +447,11 @@ function enumerate(p: Pattern, pool: Ev[], stored: Ev[]): Assignment[] {
 }
 
 /**
- * A join whose two sides name one step: for a single step it reads both paths from its event; for a
- * count step every pair of its events, an event with itself included (docs/semantics.md is silent).
+ * A join whose two sides name one step holds when it holds on each event of that step on its own
+ * (docs/semantics.md "Engine details").
  */
 function innerOk(p: Pattern, i: number, evs: Ev[]): boolean {
-  for (const x of evs) for (const y of evs) if (!pairOk(p, i, x, i, y)) return false;
-  return true;
+  return evs.every((x) => pairOk(p, i, x, i, x));
 }
 
 /**
