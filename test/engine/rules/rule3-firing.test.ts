@@ -151,6 +151,38 @@ describe("rule 3: suppress", () => {
     expect(span(alerts[1]!)).toEqual([6, 11]);
   });
 
+  it("an ineligible most recent match does not hide an eligible one (suppress is part of the search)", async () => {
+    // docs/semantics.md: after the alert at 5 (suppress 10s), c7 arrives late. The most recent match
+    // {a6, b8, c7} ends at 8 (< 15, ineligible); {a20, b7, c7} ends at 20: that one is reported.
+    const p = pattern({
+      within: "1m",
+      order: "any",
+      suppress: "10s",
+      steps: [
+        { id: "a", where: { tool: "a" } },
+        { id: "b", where: { tool: "b" } },
+        { id: "c", where: { tool: "c" } },
+      ],
+      join: [{ left: "a.arguments.k", right: "b.arguments.k" }],
+    });
+    const k = (v: number) => ({ arguments: { k: v } });
+    const alerts = await detect(p, [
+      ev("a0", 0, "a", k(0)),
+      ev("b0", 4, "b", k(0)),
+      ev("c0", 5, "c"), // alert, last_seen 5
+      ev("a6", 6, "a", k(1)),
+      ev("b8", 8, "b", k(1)),
+      ev("b7", 7, "b", k(2)),
+      ev("a20", 20, "a", k(2)),
+      ev("c7", 7, "c"),
+    ]);
+    expect(fired(alerts)).toEqual([
+      { trigger: "c0", steps: { a: ["a0"], b: ["b0"], c: ["c0"] } },
+      { trigger: "c7", steps: { a: ["a20"], b: ["b7"], c: ["c7"] } },
+    ]);
+    expect(span(alerts[1]!)).toEqual([7, 20]);
+  });
+
   it("suppress judges the match's latest timestamp, not its trigger's", async () => {
     // After the alert at 0 (suppress 10s), a late `a` completes a chain whose latest event (b2 at 12)
     // is past the suppression: eligible, fired by the late event.
