@@ -56,7 +56,11 @@ export class Detector implements Engine {
   private readonly maxEvents: number;
   private readonly now: () => number;
   private readonly outbox: boolean;
-  private readonly indexes = new WeakMap<GroupState, GroupIndex>();
+  /**
+   * Where this detector keeps its index on a group state: a non-enumerable symbol property (cheaper
+   * than a WeakMap lookup on the hot path; never serialised, never copied by a spread).
+   */
+  private readonly indexKey = Symbol("chainwatch.group-index");
 
   constructor(
     readonly set: PatternSet,
@@ -145,6 +149,8 @@ export class Detector implements Engine {
   private trim(state: GroupState, index: GroupIndex): number {
     const events = state.events;
     const cutoff = state.newest - this.retentionMs;
+    // Usual case, decided without touching the (cold) oldest event.
+    if (index.oldestTs >= cutoff && events.length <= this.maxEvents) return 0;
     let old = 0;
     while (old < events.length && events[old]!.event.timestamp < cutoff) old++;
     const over = Math.max(0, events.length - old - this.maxEvents);
@@ -230,15 +236,16 @@ export class Detector implements Engine {
   }
 
   private indexFor(state: GroupState, rt: GroupingRuntime): GroupIndex {
-    const cached = this.indexes.get(state);
+    const holder = state as unknown as Record<symbol, GroupIndex | undefined>;
+    const cached = holder[this.indexKey];
     if (cached?.inSync(state)) return cached;
     // A state loaded fresh (or changed outside the engine): index its events once.
-    const index = new GroupIndex();
+    const index = new GroupIndex(state);
     state.events.forEach((ev, i) => {
       index.insert(i, ev, rt.dispatcher.evaluate(ev.event, this.classifier.classify(ev.event)));
     });
     index.markSynced(state);
-    this.indexes.set(state, index);
+    Object.defineProperty(state, this.indexKey, { value: index, writable: true, configurable: true });
     return index;
   }
 }

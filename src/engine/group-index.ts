@@ -14,6 +14,11 @@ export class GroupIndex {
   private readonly entriesAt: Array<readonly number[]> = [];
   nextSeq = 0;
   size = 0;
+  /** Timestamp of the group's oldest stored event (+Infinity when none). */
+  oldestTs = Number.POSITIVE_INFINITY;
+
+  /** `state`: the group state this index belongs to (an index found on a copy is not trusted). */
+  constructor(private readonly state: GroupState) {}
 
   list(entry: number): readonly StoredEvent[] {
     return this.lists.get(entry) ?? EMPTY;
@@ -23,6 +28,7 @@ export class GroupIndex {
   insert(position: number, item: StoredEvent, entries: readonly number[]): void {
     // Appended to the group's events means last in every list too (lists are ordered subsets).
     const last = position === this.entriesAt.length;
+    if (position === 0) this.oldestTs = item.event.timestamp;
     if (last) this.entriesAt.push(entries);
     else this.entriesAt.splice(position, 0, entries);
     for (const id of entries) {
@@ -46,10 +52,11 @@ export class GroupIndex {
       }
     }
     this.entriesAt.splice(0, removed.length);
+    this.oldestTs = this.state.events[0]?.event.timestamp ?? Number.POSITIVE_INFINITY;
   }
 
   inSync(state: GroupState): boolean {
-    return this.nextSeq === state.nextSeq && this.size === state.events.length;
+    return this.state === state && this.nextSeq === state.nextSeq && this.size === state.events.length;
   }
 
   markSynced(state: GroupState): void {
