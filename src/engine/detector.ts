@@ -119,6 +119,8 @@ export class Detector implements Engine {
     )
       return NOTHING;
     if (ts < state.newest - this.retentionMs) return { status: "too_late", alerts: [], evicted: 0 };
+    // Not older than anything the group has seen: it goes last, no need to look at the stored events.
+    const inOrder = ts >= state.newest;
     if (ts > state.newest) state.newest = ts;
     if (!rt || !index) return NOTHING;
 
@@ -127,7 +129,9 @@ export class Detector implements Engine {
     if (hits.length > 0) {
       stored =
         source === undefined ? { seq: state.nextSeq++, event } : { seq: state.nextSeq++, event, source };
-      index.insert(insertSorted(state.events, stored), stored, hits);
+      const events = state.events;
+      const position = inOrder ? events.push(stored) - 1 : insertSorted(events, stored);
+      index.insert(position, stored, hits);
       state.changes.added.push(stored);
     }
     const evicted = this.trim(state, index);
