@@ -9,7 +9,7 @@ import { type PatternJson, type RefAlert, Reference } from "./reference.js";
  *
  * Patterns: 1–4 steps over a small alphabet of tools, categories and argument values; order sequence,
  * any or a random DAG; optional within, edges_within, count (min 1–3, distinct), joins (equals,
- * contains), absent, suppress, group_by user or session. Traces: ≤ 10 events, timestamps on a 500 ms
+ * contains), absent, suppress, group_by user, session or an argument. Traces: ≤ 10 events, timestamps on a 500 ms
  * grid over 4 s (many ties), arbitrary arrival order, re-used event ids, two users, some events without
  * a session, random batch sizes, sometimes a tiny `max_events_per_group`.
  *
@@ -120,7 +120,14 @@ const patternArb = (greedyShapes: boolean): fc.Arbitrary<Pattern> =>
       absent: maybe(fc.record({ where: whereArb, a: fc.nat(3), b: fc.nat(3) }), 1, 2),
       suppress: maybe(fc.constantFrom("0s", "1s", "2s"), 1, 2),
       version: fc.integer({ min: 1, max: 3 }),
-      groupBy: fc.constantFrom(undefined, undefined, ["user_id"], ["session_id"], ["user_id", "session_id"]),
+      groupBy: fc.constantFrom(
+        undefined,
+        undefined,
+        ["user_id"],
+        ["session_id"],
+        ["user_id", "session_id"],
+        ["arguments.x"], // scalars as strings (1, false, "a"); null and arrays: no group
+      ),
     })
     .map((g) => {
       const ids = ["s0", "s1", "s2", "s3"].slice(0, g.n);

@@ -142,8 +142,14 @@ function joinContains(l: unknown, r: unknown): boolean {
   return false;
 }
 
-function groupValue(v: unknown): string {
-  return typeof v === "string" ? v : JSON.stringify(v);
+/**
+ * Group values compare as strings (docs/semantics.md). A value that is no scalar (null, an array, an
+ * object inside arguments/result) has no string form the docs define; read as missing (reported).
+ */
+function groupValue(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  return undefined;
 }
 
 export class Reference {
@@ -185,9 +191,9 @@ export class Reference {
     this.seen.add(ev.event_id);
     const cats = this.set.taxonomy.categoriesOf(ev);
     for (const fields of this.groupings) {
-      const raw = fields.map((f) => readPath(ev, f.split(".")));
-      if (raw.some((v) => v === undefined)) continue;
-      const values = raw.map(groupValue);
+      const maybeValues = fields.map((f) => groupValue(readPath(ev, f.split("."))));
+      if (maybeValues.some((v) => v === undefined)) continue;
+      const values = maybeValues as string[];
       const gk = fields.join(",");
       const byKey = this.groups.get(gk) ?? new Map<string, Group>();
       this.groups.set(gk, byKey);

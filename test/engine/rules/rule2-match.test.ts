@@ -527,6 +527,33 @@ describe("rule 2: counterexamples found by the property test", () => {
     expect(fired(alerts)).toEqual([{ trigger: "e2", steps: { s0: ["e1"], s1: ["e0", "e2"] } }]);
   });
 
+  it("with distinct too: events without the value are taken in when they would block an absent", async () => {
+    // r1 completes the two values {a, b} late. With `last` = c, the reads r3 and r4 (no y) lie
+    // between send and c and block unless they are in the count set: {r1, r2, r3, r4} is a match, so
+    // rule 4 reports c as `last` (the walk adds no-value events once the set at min is blocked).
+    const p = pattern({
+      within: "10s",
+      steps: [
+        { id: "send", where: { tool: "send" } },
+        { id: "reads", where: { tool: "read" }, count: { min: 2, distinct: "arguments.y" } },
+        { id: "last", where: { tool: "read" } },
+      ],
+      absent: [{ where: { tool: "read" }, after: "send", before: "last" }],
+    });
+    const alerts = await detect(p, [
+      ev("s", 0, "send"),
+      ev("r2", 2, "read", { arguments: { y: "b" } }),
+      ev("r3", 3, "read"),
+      ev("r4", 4, "read"),
+      ev("c", 5, "read"),
+      ev("r1", 1, "read", { arguments: { y: "a" } }),
+    ]);
+    expect(fired(alerts)).toEqual([
+      { trigger: "r1", steps: { send: ["s"], reads: ["r1", "r2", "r3", "r4"], last: ["c"] } },
+    ]);
+    expect(span(alerts[0]!)).toEqual([0, 5]);
+  });
+
   it("a count step larger than min takes in what would otherwise block an absent", async () => {
     // Rule 2: blockers exclude the match's own events, so {b1, b2} as the count set leaves nothing
     // between a and c. With only min (1) events either b blocks the other: the alert is missed.
