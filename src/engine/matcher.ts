@@ -245,6 +245,7 @@ class Search {
       min: step.count!.min,
       distinct: step.count!.distinct,
       floorTs: 0,
+      below: 0,
       set: [],
       values: [],
     };
@@ -263,6 +264,7 @@ class Search {
         if (withAnchor && anchor.event.timestamp < fill.floorTs) continue;
         fill.set = [latest];
         fill.values = [];
+        fill.below = i - 1;
         this.note(fill, latest);
         if (withAnchor && anchor !== latest) {
           fill.set.push(anchor);
@@ -320,27 +322,39 @@ class Search {
 
   /**
    * With several count steps or an `absent`, a set's members matter beyond their number: take, from
-   * the latest down, each event that still allows a match (include first, else skip it); once `min`
-   * is reached and the rest does not match, keep taking the latest events that allow one (a larger set
-   * may take in what would block an `absent`).
+   * the latest down, each event that still allows a match (include first, else skip it; with
+   * `distinct`, only events adding a value) until `min` is reached.
    */
   private extend(fill: Fill, top: number): boolean {
     if (--this.budget < 0) throw BUDGET_EXHAUSTED;
-    const enough = this.enough(fill);
-    if (enough && this.tryFill(fill)) return true;
+    if (this.enough(fill)) return this.tryFill(fill) || this.grow(fill, fill.below);
     for (let i = top; i >= fill.lo; i--) {
       const ev = fill.list[i]!;
       if (ev.event.timestamp < fill.floorTs) break;
       if (!this.admissible(fill, ev)) continue;
-      let added = false;
-      if (!enough && fill.distinct) {
-        added = this.note(fill, ev);
-        if (!added) continue;
-      }
+      const added = fill.distinct ? this.note(fill, ev) : false;
+      if (fill.distinct && !added) continue;
       fill.set.push(ev);
       if (this.extend(fill, i - 1)) return true;
       fill.set.pop();
       if (added) fill.values.pop();
+    }
+    return false;
+  }
+
+  /**
+   * The set at `min` is no match: a larger one may be (it takes in what would block an `absent`).
+   * Keep taking the latest events below the set's latest that allow a match, skipped ones included.
+   */
+  private grow(fill: Fill, top: number): boolean {
+    for (let i = top; i >= fill.lo; i--) {
+      if (--this.budget < 0) throw BUDGET_EXHAUSTED;
+      const ev = fill.list[i]!;
+      if (ev.event.timestamp < fill.floorTs) break;
+      if (fill.set.includes(ev) || !this.admissible(fill, ev)) continue;
+      fill.set.push(ev);
+      if (this.tryFill(fill) || this.grow(fill, i - 1)) return true;
+      fill.set.pop();
     }
     return false;
   }
@@ -431,6 +445,8 @@ interface Fill {
   min: number;
   distinct: string[] | undefined;
   floorTs: number;
+  /** Index (in `list`) just below the set's latest event. */
+  below: number;
   set: StoredEvent[];
   values: unknown[];
 }
