@@ -9,14 +9,17 @@ import { type PatternJson, type RefAlert, Reference } from "./reference.js";
  *
  * Patterns: 1–4 steps over a small alphabet of tools, categories and argument values; order sequence,
  * any or a random DAG; optional within, edges_within, count (min 1–3, distinct), joins (equals,
- * contains), absent, suppress, group_by user, session or an argument. Traces: ≤ 10 events, timestamps on a 500 ms
- * grid over 4 s (many ties), arbitrary arrival order, re-used event ids, two users, some events without
- * a session, random batch sizes, sometimes a tiny `max_events_per_group`.
+ * contains, also of a step with itself), absent, suppress, group_by user, session or an argument.
+ * Traces: ≤ 10 events nudged towards the steps' `where`s, timestamps on a 500 ms grid over 4 s (many
+ * ties), arbitrary arrival order, re-used event ids, two users, some events without a session, random
+ * batch sizes, sometimes a tiny `max_events_per_group`. Compared: alert ids in order, steps' event
+ * ids, first/last seen, and the duplicate and too-late counts.
  *
- * Two shapes are kept out of the main properties, as our brief expected the engine's count-step search
- * to be greedy there (it might miss a match a full search finds): a join between two count steps, and a
- * count step as an `absent.before`. docs/semantics.md names no such exception (its count sets search
- * with lookahead), so a separate property covers exactly those shapes too. Everything must agree.
+ * Two shapes are kept out of the first two properties, as our brief expected the engine's count-step
+ * search to be greedy there (it might miss a match a full search finds): a join between two count
+ * steps, and a count step as an `absent.before`. docs/semantics.md names no such exception (its count
+ * sets search with lookahead), so the third property is steered into exactly those shapes. Everything
+ * must agree. Reproduce a failure with the seed and path fast-check prints (`fc.assert` options).
  */
 
 const TOOLS = ["list_a", "list_b", "read_c", "send_d", "approve"] as const;
