@@ -19,7 +19,7 @@ import { type PatternJson, type RefAlert, Reference } from "./reference.js";
  * search to be greedy there (it might miss a match a full search finds): a join between two count
  * steps, and a count step as an `absent.before`. docs/semantics.md names no such exception (its count
  * sets search with lookahead), so the third property is steered into exactly those shapes. Everything
- * must agree. Reproduce a failure with the seed and path fast-check prints (`fc.assert` options).
+ * must agree. Reproduce a failure with PROP_SEED / PROP_PATH set to what fast-check prints.
  */
 
 const TOOLS = ["list_a", "list_b", "read_c", "send_d", "approve"] as const;
@@ -368,6 +368,16 @@ function runReference(patterns: Pattern[], events: Json[], maxEvents?: number) {
   return { alerts, duplicates, tooLate };
 }
 
+/** PROP_RUNS overrides the run count; PROP_SEED (and PROP_PATH) replay a failure fast-check printed. */
+function runOptions(numRuns: number): fc.Parameters<[Gen]> {
+  const seed = process.env.PROP_SEED;
+  return {
+    numRuns: Number(process.env.PROP_RUNS ?? numRuns),
+    ...(seed === undefined ? {} : { seed: Number(seed) }),
+    ...(process.env.PROP_PATH === undefined ? {} : { path: process.env.PROP_PATH }),
+  };
+}
+
 async function agree(g: Gen): Promise<void> {
   const expected = runReference(g.patterns, g.events, g.maxEvents);
   const actual = await detectRun(g.patterns, g.events, {
@@ -384,7 +394,7 @@ describe("engine agrees with the brute-force reference", () => {
   it("on random patterns and traces", { timeout: 120_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(genArb(1), async (g) => agree(g)),
-      { numRuns: Number(process.env.PROP_RUNS ?? 6000) },
+      runOptions(6000),
     );
   });
 
@@ -393,7 +403,7 @@ describe("engine agrees with the brute-force reference", () => {
   it("with two patterns loaded together", { timeout: 120_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(genArb(2), async (g) => agree(g)),
-      { numRuns: Number(process.env.PROP_RUNS ?? 2000) },
+      runOptions(2000),
     );
   });
 
@@ -402,7 +412,7 @@ describe("engine agrees with the brute-force reference", () => {
   }, async () => {
     await fc.assert(
       fc.asyncProperty(genArb(1, true), async (g) => agree(g)),
-      { numRuns: Number(process.env.PROP_RUNS ?? 8000) },
+      runOptions(8000),
     );
   });
 });
