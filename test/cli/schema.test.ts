@@ -1,36 +1,11 @@
 // `chainwatch schema <name>` as a user runs it: the real bin, a separate process, the built dist/
 // (`npm test` builds it first; while developing, `npm run build`).
-import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { repoRoot, chainwatch as run } from "../helpers/cli.js";
 
-const repoRoot = resolve(import.meta.dirname, "../..");
-const bin = resolve(repoRoot, "bin/chainwatch.js");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function chainwatch(...args: string[]): Promise<Run> {
-  if (!existsSync(resolve(repoRoot, "dist/cli/main.js"))) {
-    throw new Error("dist/ is missing: run `npm run build` first (npm test does)");
-  }
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { cwd: repoRoot, timeout: 20_000 },
-      (error, stdout, stderr) => {
-        // On a non-zero exit, execFile's error carries the exit code.
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
-        done({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const chainwatch = (...args: string[]) => run(args);
 
 const committed = (name: string) =>
   JSON.parse(readFileSync(resolve(repoRoot, "schemas", `${name}.schema.json`), "utf8")) as Record<
