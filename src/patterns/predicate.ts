@@ -4,6 +4,7 @@ import { RISK_LEVELS } from "../events/schema.js";
 import type { CompiledWhere, DispatchHint } from "./compiled.js";
 import { compileGlob } from "./glob.js";
 import type { Condition, JsonValue, Operators, Where } from "./schema.js";
+import { whereKey } from "./where-key.js";
 
 /**
  * `where` → a closure tree, built once per pattern. Per event: no allocation, no string splitting;
@@ -38,7 +39,7 @@ export function compileWhere(where: Where): CompiledWhere {
       fields.add(keys[0]!);
     }
   }
-  return { test: andEvent(tests), hint: dispatchHint(where), fields: [...fields] };
+  return { test: andEvent(tests), hint: dispatchHint(where), fields: [...fields], key: whereKey(where) };
 }
 
 function readTop(e: ToolCallEvent, key: string): unknown {
