@@ -99,7 +99,9 @@ export class Dispatcher {
   private readonly byTool = new Map<string, Slot[]>();
   private readonly byCategory = new Map<string, Slot[]>();
   private readonly wildcard: Slot[] = [];
-  private readonly cache = new Map<string, Candidate[]>();
+  private readonly cache = new Map<string, CacheEntry>();
+  /** Scratch for one event's hits (the slot count bounds its length). */
+  private scratch: number[] = [];
 
   constructor(plans: PatternPlan[]) {
     for (const plan of plans) {
@@ -130,29 +132,67 @@ export class Dispatcher {
    * evaluated once here, dropped when false and marked `known` when true.
    */
   candidates(event: ToolCallEvent, cls: Classified): Candidate[] {
-    let list = this.cache.get(cls.key);
-    if (list) return list;
+    return this.entryFor(event, cls).list;
+  }
+
+  private entryFor(event: ToolCallEvent, cls: Classified): CacheEntry {
+    let entry = this.cache.get(cls.key);
+    if (entry) return entry;
     const found = new Set<Slot>(this.wildcard);
     for (const s of this.byTool.get(event.tool) ?? []) found.add(s);
     for (const c of cls.categories) for (const s of this.byCategory.get(c) ?? []) found.add(s);
-    list = [];
+    const list: Candidate[] = [];
     for (const slot of [...found].sort((a, b) => a.id - b.id)) {
       if (!isStatic(slot.where)) list.push({ slot, known: false });
       else if (slot.where.test(event, cls.categories)) list.push({ slot, known: true });
     }
     if (this.cache.size >= MAX_CACHE) this.cache.clear();
-    this.cache.set(cls.key, list);
-    return list;
+    entry = { list, recent: [NO_HITS] };
+    this.cache.set(cls.key, entry);
+    return entry;
   }
 
-  /** Ids (ascending) of the slots whose `where` holds for the event; each evaluated at most once. */
-  evaluate(event: ToolCallEvent, cls: Classified): number[] {
-    const hits: number[] = [];
-    for (const c of this.candidates(event, cls)) {
-      if (c.known || c.slot.where.test(event, cls.categories)) hits.push(c.slot.id);
+  /**
+   * Ids (ascending) of the slots whose `where` holds for the event; each evaluated at most once.
+   * The result is shared and must not be modified: events of one classification mostly hit the same
+   * slots, so the list is taken from the few recent results of that classification when equal (the
+   * group index keeps it per stored event: no new array per event).
+   */
+  evaluate(event: ToolCallEvent, cls: Classified): readonly number[] {
+    const entry = this.entryFor(event, cls);
+    const list = entry.list;
+    const scratch = this.scratch;
+    let n = 0;
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i]!;
+      if (c.known || c.slot.where.test(event, cls.categories)) scratch[n++] = c.slot.id;
     }
+    const recent = entry.recent;
+    for (let r = 0; r < recent.length; r++) {
+      const hits = recent[r]!;
+      if (sameIds(hits, scratch, n)) return hits;
+    }
+    const hits = scratch.slice(0, n);
+    if (recent.length >= RECENT_HITS) recent.pop();
+    recent.unshift(hits);
     return hits;
   }
+}
+
+/** Per classification key: candidate slots, and recent distinct hit lists (most recent first). */
+interface CacheEntry {
+  list: Candidate[];
+  recent: Array<readonly number[]>;
+}
+
+const NO_HITS: readonly number[] = Object.freeze([]);
+/** Distinct hit lists remembered per classification key. */
+const RECENT_HITS = 4;
+
+function sameIds(a: readonly number[], b: readonly number[], n: number): boolean {
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

@@ -1,4 +1,4 @@
-import { emptyChanges, type GroupState, newGroupState } from "../engine/group-state.js";
+import { type GroupState, newGroupState } from "../engine/group-state.js";
 import type { GroupRef, LoadedBatch, SaveBatch, StateStore } from "./store.js";
 
 export interface MemoryStoreOptions {
@@ -63,15 +63,18 @@ export class MemoryStore implements StateStore {
     this.assertOpen();
     const groups = new Map<string, GroupState>();
     for (const ref of refs) {
-      if (groups.has(ref.key)) continue;
-      let state = this.groups.get(ref.key);
-      if (state) this.groups.delete(ref.key);
-      else state = newGroupState(ref.key, ref.groupingId, { ...ref.values });
-      this.groups.set(ref.key, state);
-      groups.set(ref.key, state);
+      const key = ref.key;
+      let state = this.groups.get(key);
+      if (state) {
+        if (groups.has(key)) continue;
+        // Most recently used goes last (Map order is recency order).
+        this.groups.delete(key);
+      } else state = newGroupState(key, ref.groupingId, { ...ref.values });
+      this.groups.set(key, state);
+      groups.set(key, state);
     }
     const seen = new Set<string>();
-    for (const id of eventIds) if (this.seen.has(id)) seen.add(id);
+    if (this.seen.size > 0) for (const id of eventIds) if (this.seen.has(id)) seen.add(id);
     return { groups, seen };
   }
 
@@ -83,9 +86,9 @@ export class MemoryStore implements StateStore {
         this.groups.delete(state.key);
         this.groups.set(state.key, state);
       }
-      trimOutbox(state, this.maxOutboxPerGroup);
+      if (state.outbox.size > this.maxOutboxPerGroup) trimOutbox(state, this.maxOutboxPerGroup);
       state.version++;
-      state.changes = emptyChanges();
+      resetChanges(state);
       if (state.newest > this.newest) this.newest = state.newest;
     }
     for (const { id, timestamp } of batch.seen) {
@@ -149,6 +152,15 @@ export class MemoryStore implements StateStore {
   private assertOpen(): void {
     if (this.closed) throw new Error("MemoryStore is closed");
   }
+}
+
+/** Acknowledges what changed; only the parts that changed get a fresh container (no garbage per group). */
+function resetChanges(state: GroupState): void {
+  const c = state.changes;
+  if (c.added.length > 0) c.added = [];
+  if (c.evicted.length > 0) c.evicted = [];
+  if (c.marks.size > 0) c.marks = new Set();
+  if (c.outbox.length > 0) c.outbox = [];
 }
 
 function trimOutbox(state: GroupState, max: number): void {

@@ -46,42 +46,49 @@ export async function processBatch(
   items: readonly BatchItem[],
   opts: BatchOptions = {},
 ): Promise<BatchResult> {
+  // Per item, its groups as indexes into `refs` (unique by key): after the load, a group's state is
+  // an array access, not a key lookup per event.
   const refsPerItem: GroupRef[][] = new Array(items.length);
+  const slotsPerItem: number[][] = new Array(items.length);
   const refs: GroupRef[] = [];
-  const refKeys = new Set<string>();
+  const slotOf = new Map<string, number>();
   const ids: string[] = new Array(items.length);
   for (let i = 0; i < items.length; i++) {
     const event = items[i]!.event;
     const own = engine.groupsOf(event);
     refsPerItem[i] = own;
     ids[i] = event.event_id;
-    for (const r of own) {
-      if (refKeys.has(r.key)) continue;
-      refKeys.add(r.key);
-      refs.push(r);
+    const slots: number[] = new Array(own.length);
+    for (let r = 0; r < own.length; r++) {
+      const ref = own[r]!;
+      let slot = slotOf.get(ref.key);
+      if (slot === undefined) {
+        slot = refs.length;
+        slotOf.set(ref.key, slot);
+        refs.push(ref);
+      }
+      slots[r] = slot;
     }
+    slotsPerItem[i] = slots;
   }
   const loaded = await store.load(refs, ids);
+  const states: Array<GroupState | undefined> = new Array(refs.length);
 
   const result: BatchResult = { alerts: [], republished: [], duplicates: 0, tooLate: 0, evicted: 0 };
   const perEvent: ItemResult[] | undefined = opts.perEvent ? [] : undefined;
   const batchSeen = new Set<string>();
   const newSeen: Array<{ id: string; timestamp: number }> = [];
-  const touched = new Set<GroupState>();
-  const stateOf = (ref: GroupRef): GroupState => {
-    let state = loaded.groups.get(ref.key);
-    if (!state) {
-      state = newGroupState(ref.key, ref.groupingId, { ...ref.values });
-      loaded.groups.set(ref.key, state);
-    }
-    return state;
-  };
+  /** Groups an event was processed in, in first-touch order (what `save` persists). */
+  const touched: GroupState[] = [];
+  const isTouched = new Uint8Array(refs.length);
+  const anySeen = loaded.seen.size > 0;
 
   for (let i = 0; i < items.length; i++) {
     const { event, source } = items[i]!;
     const id = event.event_id;
-    if (batchSeen.has(id) || loaded.seen.has(id)) {
-      const again = batchSeen.has(id) ? [] : outboxAlerts(refsPerItem[i]!, loaded.groups, id, source);
+    const inBatch = batchSeen.has(id);
+    if (inBatch || (anySeen && loaded.seen.has(id))) {
+      const again = inBatch ? [] : outboxAlerts(refsPerItem[i]!, loaded.groups, id, source);
       if (again.length > 0) {
         result.republished.push(...again);
         perEvent?.push({ status: "republished", alerts: again });
@@ -95,9 +102,23 @@ export async function processBatch(
     newSeen.push({ id, timestamp: event.timestamp });
     let late = false;
     let fired: Alert[] | undefined;
-    for (const ref of refsPerItem[i]!) {
-      const state = stateOf(ref);
-      touched.add(state);
+    const slots = slotsPerItem[i]!;
+    for (let r = 0; r < slots.length; r++) {
+      const slot = slots[r]!;
+      let state = states[slot];
+      if (state === undefined) {
+        const ref = refs[slot]!;
+        state = loaded.groups.get(ref.key);
+        if (!state) {
+          state = newGroupState(ref.key, ref.groupingId, { ...ref.values });
+          loaded.groups.set(ref.key, state);
+        }
+        states[slot] = state;
+      }
+      if (isTouched[slot] === 0) {
+        isTouched[slot] = 1;
+        touched.push(state);
+      }
       const outcome = engine.onEvent(state, event, source);
       if (outcome.status === "too_late") late = true;
       result.evicted += outcome.evicted;
@@ -113,7 +134,7 @@ export async function processBatch(
     perEvent?.push({ status: late ? "too_late" : "ok", alerts: fired ?? [] });
   }
 
-  await store.save({ groups: [...touched], seen: newSeen });
+  await store.save({ groups: touched, seen: newSeen });
   if (perEvent) result.perEvent = perEvent;
   return result;
 }
