@@ -92,7 +92,7 @@ export class Detector implements Engine {
       this.groupingList.push(grouping);
       for (const p of patterns) {
         for (const f of p.fields) fields.add(f);
-        for (const g of p.groupBy) fields.add(g.split(".")[0]!);
+        for (const g of p.groupBy) fields.add(g);
       }
     }
     this.storedFields = fields;

@@ -57,12 +57,13 @@ export function compilePattern(p: PatternFile, source: string): CompiledPattern 
   }));
   const groupBy = p.group_by ?? DEFAULT_GROUP_BY;
 
+  // Exact dotted paths: the store keeps only these of a stored event (src/state/redis/codec.ts).
   const fields = new Set<string>();
   for (const s of steps) for (const f of s.where.fields) fields.add(f);
   for (const a of absent) for (const f of a.where.fields) fields.add(f);
-  for (const j of joins) fields.add(j.left.path[0]!).add(j.right.path[0]!);
-  for (const s of steps) if (s.count?.distinct) fields.add(s.count.distinct[0]!);
-  for (const g of groupBy) fields.add(g.split(".")[0]!);
+  for (const j of joins) fields.add(j.left.path.join(".")).add(j.right.path.join("."));
+  for (const s of steps) if (s.count?.distinct) fields.add(s.count.distinct.join("."));
+  for (const g of groupBy) fields.add(g);
 
   const compiled: CompiledPattern = {
     id: p.id,

@@ -19,7 +19,11 @@ export interface DispatchHint {
 export interface CompiledWhere {
   test: EventPredicate;
   hint: DispatchHint;
-  /** Top-level event fields the predicate reads (e.g. "arguments", "tool", "hitl"). */
+  /**
+   * Event field paths the predicate reads, exactly as dotted paths ("arguments.to", "hitl.approved",
+   * "tool"; `category` reads "categories", "tool" and "server"). A path names a value the predicate
+   * reads as a whole: an event keeping only these paths (and what lies under them) gives the same answer.
+   */
   fields: string[];
   /**
    * Optional canonical form of the `where` (e.g. its JSON with sorted keys): `where`s with the same
@@ -90,7 +94,11 @@ export interface CompiledPattern {
   tests: PatternTest[];
   /** File the pattern was loaded from (for messages). */
   source: string;
-  /** Top-level event fields any predicate, join, distinct or group_by of this pattern reads. */
+  /**
+   * Event field paths (dotted, e.g. "arguments.to", "result.file_id", "user_id") any predicate, join,
+   * distinct or group_by of this pattern reads, each read as a whole value; paths are followed through
+   * objects only (never into arrays), as `readPath` does. A path may lie under another listed path.
+   */
   fields: string[];
 }
 

@@ -36,7 +36,8 @@ export function compileWhere(where: Where): CompiledWhere {
       const keys = compilePath(key);
       const test = compileCondition(cond);
       tests.push(keys.length === 1 ? (e) => test(readTop(e, keys[0]!)) : (e) => test(readPath(e, keys)));
-      fields.add(keys[0]!);
+      // the exact path: operators and combinators (not/any/all) only ever read the value at it
+      fields.add(key);
     }
   }
   return { test: andEvent(tests), hint: dispatchHint(where), fields: [...fields], key: whereKey(where) };

@@ -333,16 +333,21 @@ describe("compiled pattern", () => {
   });
   it("fixture paths resolve against the pattern file; fields cover what is read", () => {
     expect(p.tests[0]!.events).toBe(join(process.cwd(), "lib/fixtures/x.jsonl"));
+    // exact paths: wheres (category → categories, server, tool), the absent's where, the join's two
+    // sides, the distinct path and group_by
     expect(p.fields.sort()).toEqual([
-      "arguments",
+      "arguments.attachment",
+      "arguments.patient_id",
+      "arguments.to",
       "categories",
       "outcome",
-      "result",
+      "result.file_id",
       "server",
       "tool",
       "user_id",
     ]);
-    expect(any.fields).toContain("labels");
+    expect(any.fields).toContain("labels.tenant");
+    expect(any.fields).not.toContain("labels");
   });
 });
 

@@ -281,12 +281,18 @@ describe("dispatch hint and fields", () => {
     expect(compileWhere({ tool: { any: ["a"] } }).hint).toEqual({});
     expect(compileWhere({ "arguments.x": 1 }).hint).toEqual({});
   });
-  it("fields lists the top-level event fields read", () => {
+  it("fields lists the exact paths read, whatever the operators", () => {
     expect(compileWhere({ "arguments.to": "x", "hitl.approved": false, tool: "t" }).fields.sort()).toEqual([
-      "arguments",
-      "hitl",
+      "arguments.to",
+      "hitl.approved",
       "tool",
     ]);
+    expect(
+      compileWhere({
+        "arguments.a.b": { not: { any: [{ exists: true }, { all: [{ in: [1] }, { contains: "x" }] }] } },
+        arguments: { exists: true },
+      }).fields.sort(),
+    ).toEqual(["arguments", "arguments.a.b"]);
     expect(compileWhere({ category: "c" }).fields.sort()).toEqual(["categories", "server", "tool"]);
   });
 });
