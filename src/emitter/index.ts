@@ -7,7 +7,7 @@
  */
 export type { DeliveryStats, EmittedEvent } from "./delivery.js";
 export { type Instrumentation, instrumentMcpServer } from "./instrument.js";
-export { EmitterKafkaProducer } from "./kafka.js";
+export { EmitterKafkaProducer } from "../stream/kafkajs/lazy-producer.js";
 export {
   type CallContext,
   DeniedError,

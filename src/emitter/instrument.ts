@@ -4,7 +4,7 @@ import { type Logger, pino } from "pino";
 import type { Outcome } from "../events/index.js";
 import { Delivery, type DeliveryStats } from "./delivery.js";
 import { buildEvent, isObject, resultText } from "./event.js";
-import { EmitterKafkaProducer } from "./kafka.js";
+import { EmitterKafkaProducer } from "../stream/kafkajs/lazy-producer.js";
 import {
   type CallContext,
   defaultIsDenied,

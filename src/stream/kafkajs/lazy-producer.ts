@@ -1,6 +1,6 @@
 import { Kafka, type Producer as KafkaProducer, logLevel, Partitioners } from "kafkajs";
 import type { Logger } from "pino";
-import type { OutMessage, Producer } from "../stream/port.js";
+import type { OutMessage, Producer } from "../port.js";
 
 export interface EmitterKafkaOptions {
   brokers: string[];
