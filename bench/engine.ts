@@ -2,7 +2,10 @@
  * Engine benchmark (`npm run bench:engine`): single thread, in process — Detector + MemoryStore +
  * processBatch in batches of 500 over seeded synthetic traffic of 10 000 users, with 10, 100 and
  * 1 000 generated pattern variants over the built-in taxonomy. Prints a table and writes
- * bench/results/engine.json. `BENCH_EVENTS` sets the event count (default 600 000).
+ * bench/results/engine.json. Every configuration sees the same traffic; the compiler's
+ * `CompiledWhere.key` is on, as in production. While iterating: `BENCH_EVENTS` sets the event count
+ * (default 600 000), `BENCH_PATTERNS` the pattern counts (e.g. `100`); a run with either set prints
+ * only and leaves the results file alone (unless `BENCH_WRITE=1`).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, totalmem } from "node:os";
@@ -277,46 +280,20 @@ function patternJson(i: number, r: Rand): Record<string, unknown> {
   }
 }
 
-function patternSet(n: number, keyed = false): PatternSet {
+function patternSet(n: number): PatternSet {
   const r = prng(7 + n);
   const taxonomy = JSON.parse(readFileSync(join(ROOT, "patterns", "taxonomy.json"), "utf8"));
   const jsons = Array.from({ length: n }, (_, i) => patternJson(i, r));
-  const set = patternSetFromJson(
+  // The compiler sets CompiledWhere.key: equal wheres of different patterns share one evaluation.
+  return patternSetFromJson(
     jsons.map((json, i) => ({ json, source: `bench-${i}.json` })),
     [{ json: taxonomy, source: "patterns/taxonomy.json" }],
   );
-  if (keyed) {
-    // What the compiler can provide (CompiledWhere.key, canonical JSON): simulated here, labelled so.
-    set.patterns.forEach((p, i) => {
-      const json = jsons[i] as { steps: Array<{ where: unknown }>; absent?: Array<{ where: unknown }> };
-      p.steps.forEach((st, j) => {
-        st.where.key = canonical(json.steps[j]!.where);
-      });
-      p.absent.forEach((a, j) => {
-        a.where.key = canonical(json.absent![j]!.where);
-      });
-    });
-  }
-  return set;
-}
-
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (v && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
-      .join(",")}}`;
-  }
-  return JSON.stringify(v);
 }
 
 // --- run -------------------------------------------------------------------------------------
 interface Figures {
   patterns: number;
-  /** Wheres carry a canonical key (shared evaluation and lists). */
-  keyed: boolean;
   events: number;
   ms: number;
   /** CPU time of this process: robust when other work shares the machine's cores. */
@@ -327,8 +304,8 @@ interface Figures {
   tooLate: number;
 }
 
-async function measure(n: number, items: BatchItem[], keyed = false): Promise<Figures> {
-  const set = patternSet(n, keyed);
+async function measure(n: number, items: BatchItem[]): Promise<Figures> {
+  const set = patternSet(n);
   const engine = new Detector(set, { now: () => 0 });
   const store = new MemoryStore();
   // Warm-up on the first tenth (JIT, caches), then the whole stream on fresh state.
@@ -350,7 +327,6 @@ async function measure(n: number, items: BatchItem[], keyed = false): Promise<Fi
   const cpuMs = (cpu.user + cpu.system) / 1000;
   return {
     patterns: n,
-    keyed,
     events: items.length,
     ms,
     cpuMs,
@@ -367,18 +343,14 @@ const counts = (process.env.BENCH_PATTERNS ?? "10,100,1000").split(",").map(Numb
 const rows: Figures[] = [];
 process.stdout.write(`${items.length} events, ${USERS} users, batches of ${BATCH}\n`);
 process.stdout.write("   patterns  events/s wall  events/s (CPU)  wall ms   alerts\n");
-const runs: Array<[number, boolean]> = counts.map((n) => [n, false]);
-// The same 1 000 patterns once more with CompiledWhere.key set, as the compiler can provide it.
-if (counts.includes(1000) && process.env.BENCH_KEYED !== "0") runs.push([1000, true]);
-for (const [n, keyed] of runs) {
-  const f = await measure(n, items, keyed);
+for (const n of counts) {
+  const f = await measure(n, items);
   rows.push(f);
-  const label = `${n}${keyed ? " keyed" : ""}`;
   process.stdout.write(
-    `${label.padStart(11)}  ${String(f.eventsPerS).padStart(12)}  ${String(f.eventsPerCpuS).padStart(14)}  ${f.ms.toFixed(0).padStart(8)}  ${String(f.alerts).padStart(7)}\n`,
+    `${String(n).padStart(11)}  ${String(f.eventsPerS).padStart(12)}  ${String(f.eventsPerCpuS).padStart(14)}  ${f.ms.toFixed(0).padStart(8)}  ${String(f.alerts).padStart(7)}\n`,
   );
 }
-const at = (n: number, keyed = false) => rows.find((r) => r.patterns === n && r.keyed === keyed);
+const at = (n: number) => rows.find((r) => r.patterns === n);
 const result = {
   events: items.length,
   users: USERS,
@@ -395,13 +367,11 @@ const result = {
   alerts: at(100)?.alerts ?? null,
   alerts_10_patterns: at(10)?.alerts ?? null,
   alerts_1000_patterns: at(1000)?.alerts ?? null,
-  events_per_s_1000_patterns_keyed: at(1000, true)?.eventsPerS ?? null,
-  events_per_cpu_s_1000_patterns_keyed: at(1000, true)?.eventsPerCpuS ?? null,
-  alerts_1000_patterns_keyed: at(1000, true)?.alerts ?? null,
-  slowdown_10_to_1000_keyed:
-    at(10) && at(1000, true) ? Number((at(10)!.eventsPerS / at(1000, true)!.eventsPerS).toFixed(2)) : null,
   machine: { cores: availableParallelism(), memory: totalmem(), node: process.version },
   at: new Date().toISOString(),
 };
-writeFileSync(join(ROOT, "bench", "results", "engine.json"), `${JSON.stringify(result, null, 2)}\n`);
-process.stdout.write(`\nwrote bench/results/engine.json\n`);
+const partial = process.env.BENCH_EVENTS !== undefined || process.env.BENCH_PATTERNS !== undefined;
+if (!partial || process.env.BENCH_WRITE === "1") {
+  writeFileSync(join(ROOT, "bench", "results", "engine.json"), `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`\nwrote bench/results/engine.json\n`);
+}

@@ -40,8 +40,16 @@ export class MemoryStore implements StateStore {
   private readonly seenTtlMs: number;
   private readonly maxSeenIds: number;
   private readonly maxOutboxPerGroup: number;
-  /** Insertion order is recency order: a loaded group is moved to the end. */
+  /**
+   * Once `ordered`, insertion order is recency order (a loaded group is moved to the end). Until the
+   * store first goes over `maxGroups` the order matters to no one: each use is only stamped on the
+   * state (`use`), and the map is sorted by those stamps the first time eviction needs the order.
+   */
   private readonly groups = new Map<string, GroupState>();
+  private ordered = false;
+  /** Where this store stamps a group's last use: a non-enumerable per-store symbol property. */
+  private readonly use = Symbol("chainwatch.memory-store.use");
+  private clock = 0;
   /** Event id → event timestamp; insertion order approximates age. */
   private readonly seen = new Map<string, number>();
   /** Largest event timestamp saved (group newest or seen id). */
@@ -62,15 +70,23 @@ export class MemoryStore implements StateStore {
   async load(refs: GroupRef[], eventIds: string[]): Promise<LoadedBatch> {
     this.assertOpen();
     const groups = new Map<string, GroupState>();
+    const use = this.use;
+    const loadStart = this.clock;
     for (const ref of refs) {
       const key = ref.key;
-      let state = this.groups.get(key);
+      let state = this.groups.get(key) as Used | undefined;
       if (state) {
-        if (groups.has(key)) continue;
-        // Most recently used goes last (Map order is recency order).
-        this.groups.delete(key);
-      } else state = newGroupState(key, ref.groupingId, { ...ref.values });
-      this.groups.set(key, state);
+        // Already touched by this load (a repeated ref): as if skipped.
+        if (state[use]! > loadStart) continue;
+        if (this.ordered) {
+          this.groups.delete(key);
+          this.groups.set(key, state);
+        }
+      } else {
+        state = newGroupState(key, ref.groupingId, { ...ref.values }) as Used;
+        this.groups.set(key, state);
+      }
+      this.touch(state);
       groups.set(key, state);
     }
     const seen = new Set<string>();
@@ -80,11 +96,13 @@ export class MemoryStore implements StateStore {
 
   async save(batch: SaveBatch): Promise<void> {
     this.assertOpen();
-    for (const state of batch.groups) {
+    for (const state of batch.groups as Used[]) {
       // A state dropped by eviction between load and save is put back: the batch's work is not lost.
-      if (this.groups.get(state.key) !== state) {
+      // (One this store made and never evicted anything since is still there: no lookup needed.)
+      if ((this.groupsEvicted > 0 || state[this.use] === undefined) && this.groups.get(state.key) !== state) {
         this.groups.delete(state.key);
         this.groups.set(state.key, state);
+        this.touch(state);
       }
       if (state.outbox.size > this.maxOutboxPerGroup) trimOutbox(state, this.maxOutboxPerGroup);
       state.version++;
@@ -92,12 +110,25 @@ export class MemoryStore implements StateStore {
       if (state.newest > this.newest) this.newest = state.newest;
     }
     for (const { id, timestamp } of batch.seen) {
-      this.seen.delete(id);
+      const size = this.seen.size;
       this.seen.set(id, timestamp);
+      // Already there (another batch saw it since this one loaded): it moves last, as just seen.
+      if (this.seen.size === size) {
+        this.seen.delete(id);
+        this.seen.set(id, timestamp);
+      }
       if (timestamp > this.newest) this.newest = timestamp;
     }
     this.expireSeen();
     this.evictGroups();
+  }
+
+  /** Records a use of the group (a load or a put-back): its place in the recency order. */
+  private touch(state: Used): void {
+    const tick = ++this.clock;
+    if (state[this.use] === undefined)
+      Object.defineProperty(state, this.use, { value: tick, writable: true, configurable: true });
+    else state[this.use] = tick;
   }
 
   async ping(): Promise<void> {
@@ -129,6 +160,14 @@ export class MemoryStore implements StateStore {
   }
 
   private evictGroups(): void {
+    if (this.groups.size > this.maxGroups && !this.ordered) {
+      // First time over the bound: put the groups in recency order once, keep them so from now on.
+      const byUse = [...this.groups.values()] as Used[];
+      byUse.sort((a, b) => a[this.use]! - b[this.use]!);
+      this.groups.clear();
+      for (const state of byUse) this.groups.set(state.key, state);
+      this.ordered = true;
+    }
     while (this.groups.size > this.maxGroups) {
       const oldest = this.groups.keys().next().value as string;
       this.groups.delete(oldest);
@@ -169,6 +208,9 @@ function trimOutbox(state: GroupState, max: number): void {
     state.outbox.delete(id);
   }
 }
+
+/** A group state with this store's use stamp (a symbol property, never serialised). */
+type Used = GroupState & { [use: symbol]: number | undefined };
 
 function positive(n: number, name: string): number {
   if (!(n > 0)) throw new RangeError(`MemoryStore: ${name} must be > 0, got ${n}`);
