@@ -32,7 +32,11 @@ interface GroupingRuntime {
   dispatcher: Dispatcher;
   /** Scratch: per plan, the steps the arriving event satisfies (all 0 between searches). */
   masks: Int32Array;
+  /** Scratch: the plans with a non-zero mask, ascending. */
+  touched: Int32Array;
 }
+
+const NO_ALERTS: Alert[] = Object.freeze([]) as unknown as Alert[];
 
 const NOTHING: EventOutcome = Object.freeze({
   status: "ok",
@@ -88,6 +92,7 @@ export class Detector implements Engine {
         plans,
         dispatcher: new Dispatcher(plans),
         masks: new Int32Array(plans.length),
+        touched: new Int32Array(plans.length),
       });
       this.groupingList.push(grouping);
       for (const p of patterns) {
@@ -183,22 +188,33 @@ export class Detector implements Engine {
     const latest = state.events[state.events.length - 1] === anchor;
     const { slots, stepSlot, absentSlot } = rt.dispatcher;
     const masks = rt.masks;
-    const touched: number[] = [];
-    for (const h of hits) {
-      const slot = slots[h]!;
+    const touched = rt.touched;
+    let count = 0;
+    for (let h = 0; h < hits.length; h++) {
+      const slot = slots[hits[h]!]!;
       if (!slot.hasStep) continue;
-      for (const entry of slot.entries) {
+      const entries = slot.entries;
+      for (let e = 0; e < entries.length; e++) {
+        const entry = entries[e]!;
         if (entry.kind !== "step") continue;
         const p = entry.plan.index;
-        if (masks[p] === 0) touched.push(p);
+        if (masks[p] === 0) {
+          // Patterns in load order, so alerts of one event come out in a stable order (insertion
+          // sort: a handful of patterns, mostly already in order).
+          let at = count++;
+          while (at > 0 && touched[at - 1]! > p) {
+            touched[at] = touched[at - 1]!;
+            at--;
+          }
+          touched[at] = p;
+        }
         masks[p]! |= 1 << entry.index;
       }
     }
-    if (touched.length === 0) return [];
-    // Patterns in load order, so alerts of one event come out in a stable order.
-    if (touched.length > 1) touched.sort((a, b) => a - b);
+    if (count === 0) return NO_ALERTS;
     let alerts: Alert[] | undefined;
-    for (const p of touched) {
+    for (let t = 0; t < count; t++) {
+      const p = touched[t]!;
       let mask = masks[p]!;
       masks[p] = 0;
       const plan = rt.plans[p]!;
@@ -236,7 +252,7 @@ export class Detector implements Engine {
       alerts ??= [];
       alerts.push(alert);
     }
-    return alerts ?? [];
+    return alerts ?? NO_ALERTS;
   }
 
   private indexFor(state: GroupState, rt: GroupingRuntime): GroupIndex {
