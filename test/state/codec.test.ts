@@ -2,7 +2,17 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { StoredEvent } from "../../src/engine/group-state.js";
 import { OUTCOMES, type ToolCallEvent } from "../../src/events/schema.js";
-import { decodeEvent, encodeEvent, parseStored, schemaFor } from "../../src/state/redis/codec.js";
+import {
+  DecodeError,
+  decodeEvent,
+  encodeEvent,
+  MAX_SPARSE_PATHS,
+  parseStored,
+  registryEntry,
+  schemaFor,
+  schemaFromRegistry,
+  schemaOf,
+} from "../../src/state/redis/codec.js";
 
 const json: fc.Arbitrary<unknown> = fc.jsonValue().map((v) => JSON.parse(JSON.stringify(v)) as unknown);
 const text = fc.string({ minLength: 1, maxLength: 12 });
@@ -75,19 +85,28 @@ describe("stored event codec", () => {
       [],
     ];
     fc.assert(
-      fc.property(storedEvent, fc.constantFrom(...fieldSets), fc.boolean(), (stored, fields, byGroup) => {
-        const schema = schemaFor(fields);
-        const values = { user_id: byGroup ? stored.event.user_id : "someone" };
-        const raw = encodeEvent(stored, schema, values);
-        const back = decodeEvent(parseStored(raw), schema, values);
-        expect(back.seq).toBe(stored.seq);
-        expect(back.source).toEqual(stored.source);
-        const want = kept(stored.event, schema.dotted);
-        expect(back.event).toEqual(want);
-        // JSON text too: it shows own "__proto__" keys and undefined-vs-absent that toEqual skips.
-        expect(JSON.stringify(back.event)).toBe(JSON.stringify(want));
-        expect(encodeEvent(back, schema, values)).toBe(raw); // deterministic: LREM finds it
-      }),
+      fc.property(
+        storedEvent,
+        fc.constantFrom(...fieldSets),
+        fc.boolean(),
+        fc.boolean(),
+        (stored, fields, byGroup, positional) => {
+          // sparse (what schemaFor makes) and positional (events stored by an earlier version)
+          const sparse = schemaFor(fields);
+          const schema = positional ? schemaOf(sparse.dotted, false) : sparse;
+          expect(schemaFromRegistry(registryEntry(schema))).toEqual(schema);
+          const values = { user_id: byGroup ? stored.event.user_id : "someone" };
+          const raw = encodeEvent(stored, schema, values);
+          const back = decodeEvent(parseStored(raw), schema, values);
+          expect(back.seq).toBe(stored.seq);
+          expect(back.source).toEqual(stored.source);
+          const want = kept(stored.event, schema.dotted);
+          expect(back.event).toEqual(want);
+          // JSON text too: it shows own "__proto__" keys and undefined-vs-absent that toEqual skips.
+          expect(JSON.stringify(back.event)).toBe(JSON.stringify(want));
+          expect(encodeEvent(back, schema, values)).toBe(raw); // deterministic: LREM finds it
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -121,8 +140,57 @@ describe("stored event codec", () => {
       schema,
       { user_id: "u-118" },
     );
+    // mask 3: both paths present
     expect(raw).toBe(
-      `[41,"${schema.id}",["audit",3,123456],"01JD7Y3ZQ4N8M2K5V6W7X8Y9Z0",1764000000000,0,"mail","send_email",0,0,"x@evil.example","s-1"]`,
+      `[41,"${schema.id}",["audit",3,123456],"01JD7Y3ZQ4N8M2K5V6W7X8Y9Z0",1764000000000,0,"mail","send_email",0,0,3,"x@evil.example","s-1"]`,
     );
+  });
+
+  it("sparse: lists only present values after their mask; positional schemas are told apart", () => {
+    const schema = schemaFor(["arguments.a", "arguments.b", "arguments.c", "session_id"]);
+    expect(schema.sparse).toBe(true);
+    const stored = {
+      seq: 1,
+      event: {
+        event_id: "e",
+        timestamp: 5,
+        user_id: "u",
+        server: "s",
+        tool: "t",
+        method: "tools/call",
+        outcome: "success",
+        schema_version: 1,
+        arguments: { b: 0, c: null },
+      } as ToolCallEvent,
+    };
+    const raw = encodeEvent(stored, schema, { user_id: "u" });
+    expect(raw).toBe(`[1,"${schema.id}",0,"e",5,0,"s","t",0,0,6,0,null]`);
+    expect(decodeEvent(parseStored(raw), schema, { user_id: "u" }).event.arguments).toEqual({
+      b: 0,
+      c: null,
+    });
+    const none = encodeEvent({ ...stored, event: { ...stored.event, arguments: {} } }, schema, {
+      user_id: "u",
+    });
+    expect(none).toBe(`[1,"${schema.id}",0,"e",5,0,"s","t",0,0]`);
+    // the same paths positional: another id, another registry entry
+    const positional = schemaOf(schema.dotted, false);
+    expect(positional.id).not.toBe(schema.id);
+    expect(registryEntry(positional)).toBe(JSON.stringify(schema.dotted));
+    expect(registryEntry(schema)).toBe(JSON.stringify({ s: schema.dotted }));
+    // malformed: a mask listing more or fewer values than there are, or a bad mask
+    for (const bad of [
+      '[1,"x",0,"e",5,0,"s","t",0,0,6,0]',
+      '[1,"x",0,"e",5,0,"s","t",0,0,2,0,1]',
+      '[1,"x",0,"e",5,0,"s","t",0,0,"6",0,1]',
+      '[1,"x",0,"e",5,0,"s","t",0,0,16,0]',
+    ]) {
+      expect(() => decodeEvent(parseStored(bad), schema, { user_id: "u" })).toThrow(DecodeError);
+    }
+    expect(() => schemaFromRegistry('{"x":1}')).toThrow(DecodeError);
+    // beyond what a mask can hold exactly: positional
+    const many = Array.from({ length: MAX_SPARSE_PATHS + 1 }, (_, i) => `arguments.p${i}`);
+    expect(schemaFor(many).sparse).toBe(false);
+    expect(schemaFor(many.slice(1)).sparse).toBe(true);
   });
 });

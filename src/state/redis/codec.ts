@@ -18,6 +18,16 @@ import { OUTCOMES, type ToolCallEvent } from "../../events/schema.js";
  *
  * A schema is the sorted list of extra paths; its id is a short hash. Schemas are kept in a registry
  * (a Redis hash), so a pattern reload (new paths) never misreads events stored under the old schema.
+ *
+ * Sparse schemas (every schema `schemaFor` makes of at most MAX_SPARSE_PATHS paths) list only the
+ * values present, after a bit mask of which paths they are, instead of a `0` per absent path (most
+ * events have few of the paths a pattern set reads):
+ *
+ *   [...base, mask, ...present values]       (no mask and no values when none is present)
+ *
+ * A sparse schema's registry entry is `{"s":[paths]}` (a plain array for a positional one) and its id
+ * hashes that marker too, so both kinds decode side by side. An older chainwatch cannot read sparse
+ * schemas (its load fails on the registry entry): upgrade all instances of a deployment together.
  */
 
 export const BASE_FIELDS = [
@@ -32,11 +42,16 @@ export const BASE_FIELDS = [
 ] as const;
 const BASE = 10;
 
+/** A mask of this many bits is still an exact integer (a JSON number). */
+export const MAX_SPARSE_PATHS = 52;
+
 export interface Schema {
   id: string;
   paths: string[][];
   /** Dotted form, for storing. */
   dotted: string[];
+  /** Present values after a bit mask (else one element per path, `0` when absent). */
+  sparse: boolean;
 }
 
 export function schemaFor(fields: Iterable<string>): Schema {
@@ -44,12 +59,33 @@ export function schemaFor(fields: Iterable<string>): Schema {
   const all = [...new Set(fields)].filter((f) => f.length > 0 && !base.has(f)).sort();
   // A path under another kept path is covered by it ("arguments" keeps "arguments.to").
   const dotted = all.filter((p) => !all.some((q) => q !== p && p.startsWith(`${q}.`)));
-  return schemaOf(dotted);
+  return schemaOf(dotted, dotted.length <= MAX_SPARSE_PATHS);
 }
 
-export function schemaOf(dotted: string[]): Schema {
-  const id = createHash("sha1").update(JSON.stringify(dotted)).digest("base64url").slice(0, 6);
-  return { id, dotted, paths: dotted.map((p) => p.split(".")) };
+export function schemaOf(dotted: string[], sparse = false): Schema {
+  const id = createHash("sha1").update(registryEntryOf(dotted, sparse)).digest("base64url").slice(0, 6);
+  return { id, dotted, paths: dotted.map((p) => p.split(".")), sparse };
+}
+
+function registryEntryOf(dotted: string[], sparse: boolean): string {
+  return JSON.stringify(sparse ? { s: dotted } : dotted);
+}
+
+/** The schema's entry in the registry (`<prefix>schemas`). */
+export function registryEntry(schema: Schema): string {
+  return registryEntryOf(schema.dotted, schema.sparse);
+}
+
+/** A schema from its registry entry; DecodeError when the entry is not one. */
+export function schemaFromRegistry(json: string): Schema {
+  const v = JSON.parse(json) as unknown;
+  const isPaths = (x: unknown): x is string[] => Array.isArray(x) && x.every((p) => typeof p === "string");
+  if (isPaths(v)) return schemaOf(v, false);
+  if (typeof v === "object" && v !== null && isPaths((v as { s?: unknown }).s)) {
+    const paths = (v as { s: string[] }).s;
+    if (paths.length <= MAX_SPARSE_PATHS) return schemaOf(paths, true);
+  }
+  throw new DecodeError(`schema registry entry is not a list of paths: ${json.slice(0, 120)}`);
 }
 
 export function encodeEvent(
@@ -70,6 +106,7 @@ export function encodeEvent(
     e.method === "tools/call" ? 0 : e.method,
     Math.max(0, OUTCOMES.indexOf(e.outcome)),
   ];
+  if (schema.sparse) return JSON.stringify(appendSparse(out, e, schema));
   const zeros: number[] = [];
   let last = BASE - 1;
   for (let i = 0; i < schema.paths.length; i++) {
@@ -89,6 +126,19 @@ export function encodeEvent(
     out.length = last + 1;
   }
   return JSON.stringify(out);
+}
+
+function appendSparse(out: unknown[], e: ToolCallEvent, schema: Schema): unknown[] {
+  let mask = 0;
+  const values: unknown[] = [];
+  for (let i = 0; i < schema.paths.length; i++) {
+    const v = read(e, schema.paths[i]!);
+    if (v === undefined) continue;
+    mask += 2 ** i;
+    values.push(v);
+  }
+  if (mask > 0) out.push(mask, ...values);
+  return out;
 }
 
 export class DecodeError extends Error {
@@ -122,6 +172,40 @@ export function decodeEvent(a: unknown[], schema: Schema, groupValues: Record<st
     outcome: OUTCOMES[a[9] as number] ?? "success",
     schema_version: 1,
   };
+  if (schema.sparse) decodeSparse(a, schema, event);
+  else decodePositional(a, schema, event);
+  const stored: StoredEvent = { seq: a[0] as number, event };
+  const source = decodeSource(a[2]);
+  if (source) stored.source = source;
+  return stored;
+}
+
+function decodeSparse(a: unknown[], schema: Schema, event: ToolCallEvent): void {
+  if (a.length === BASE) return;
+  const head = a[BASE];
+  if (
+    typeof head !== "number" ||
+    !Number.isSafeInteger(head) ||
+    head < 1 ||
+    head >= 2 ** schema.paths.length
+  ) {
+    throw new DecodeError(`stored event has no valid path mask: ${JSON.stringify(a).slice(0, 120)}`);
+  }
+  let mask = head;
+  let next = BASE + 1;
+  for (let i = 0; mask > 0; i++, mask = Math.floor(mask / 2)) {
+    if (mask % 2 === 0) continue;
+    if (next >= a.length)
+      throw new DecodeError(`stored event lacks values its mask lists: ${JSON.stringify(a).slice(0, 120)}`);
+    write(event, schema.paths[i]!, a[next++]);
+  }
+  if (next !== a.length)
+    throw new DecodeError(
+      `stored event has values its mask does not list: ${JSON.stringify(a).slice(0, 120)}`,
+    );
+}
+
+function decodePositional(a: unknown[], schema: Schema, event: ToolCallEvent): void {
   const n = schema.paths.length;
   const zerosAt = a.length === BASE + n + 1 ? new Set((a[BASE + n] as { z: number[] }).z) : undefined;
   for (let i = 0; i < n && BASE + i < a.length; i++) {
@@ -129,10 +213,6 @@ export function decodeEvent(a: unknown[], schema: Schema, groupValues: Record<st
     if (v === 0 && !zerosAt?.has(i)) continue;
     write(event, schema.paths[i]!, v);
   }
-  const stored: StoredEvent = { seq: a[0] as number, event };
-  const source = decodeSource(a[2]);
-  if (source) stored.source = source;
-  return stored;
 }
 
 function encodeSource(s: EventSource | undefined): unknown {

@@ -20,10 +20,11 @@ import {
   encodeMark,
   encodeOutbox,
   parseStored,
+  registryEntry,
   type Schema,
   schemaFor,
+  schemaFromRegistry,
   schemaIdOf,
-  schemaOf,
 } from "./codec.js";
 import { toStateError, waitReady } from "./connection.js";
 import {
@@ -255,7 +256,7 @@ export class RedisStore implements StateStore {
     const registry = batch.groups.length > 0;
     if (registry) {
       const key = schemaRegistryKey(this.prefix);
-      p.hset(key, this.schema.id, JSON.stringify(this.schema.dotted));
+      p.hset(key, this.schema.id, registryEntry(this.schema));
       p.pexpire(key, Math.max(this.keyTtlMs, this.outboxTtlMs));
     }
     if (batch.groups.length > 0) {
@@ -389,7 +390,7 @@ export class RedisStore implements StateStore {
     ids.forEach((id, j) => {
       const json = found[j];
       if (!json) return;
-      const schema = schemaOf(JSON.parse(json) as string[]);
+      const schema = schemaFromRegistry(json);
       if (schema.id !== id) throw new DecodeError(`schema registry entry ${id} does not match its paths`);
       this.schemas.set(id, schema);
     });
