@@ -46,19 +46,17 @@ export async function processBatch(
   items: readonly BatchItem[],
   opts: BatchOptions = {},
 ): Promise<BatchResult> {
-  // Per item, its groups as indexes into `refs` (unique by key): after the load, a group's state is
-  // an array access, not a key lookup per event.
-  const refsPerItem: GroupRef[][] = new Array(items.length);
-  const slotsPerItem: number[][] = new Array(items.length);
+  // Per item, its groups as indexes into `refs` (unique by key), flat: item i's are
+  // slotList[slotStart[i]..slotStart[i+1]). After the load a group's state is an array access.
+  const slotStart = new Int32Array(items.length + 1);
+  const slotList: number[] = [];
   const refs: GroupRef[] = [];
   const slotOf = new Map<string, number>();
   const ids: string[] = new Array(items.length);
   for (let i = 0; i < items.length; i++) {
     const event = items[i]!.event;
     const own = engine.groupsOf(event);
-    refsPerItem[i] = own;
     ids[i] = event.event_id;
-    const slots: number[] = new Array(own.length);
     for (let r = 0; r < own.length; r++) {
       const ref = own[r]!;
       let slot = slotOf.get(ref.key);
@@ -67,9 +65,9 @@ export async function processBatch(
         slotOf.set(ref.key, slot);
         refs.push(ref);
       }
-      slots[r] = slot;
+      slotList.push(slot);
     }
-    slotsPerItem[i] = slots;
+    slotStart[i + 1] = slotList.length;
   }
   const loaded = await store.load(refs, ids);
   const states: Array<GroupState | undefined> = new Array(refs.length);
@@ -88,7 +86,9 @@ export async function processBatch(
     const id = event.event_id;
     const inBatch = batchSeen.has(id);
     if (inBatch || (anySeen && loaded.seen.has(id))) {
-      const again = inBatch ? [] : outboxAlerts(refsPerItem[i]!, loaded.groups, id, source);
+      const again = inBatch
+        ? []
+        : outboxAlerts(itemRefs(refs, slotList, slotStart, i), loaded.groups, id, source);
       if (again.length > 0) {
         result.republished.push(...again);
         perEvent?.push({ status: "republished", alerts: again });
@@ -102,9 +102,8 @@ export async function processBatch(
     newSeen.push({ id, timestamp: event.timestamp });
     let late = false;
     let fired: Alert[] | undefined;
-    const slots = slotsPerItem[i]!;
-    for (let r = 0; r < slots.length; r++) {
-      const slot = slots[r]!;
+    for (let r = slotStart[i]!, end = slotStart[i + 1]!; r < end; r++) {
+      const slot = slotList[r]!;
       let state = states[slot];
       if (state === undefined) {
         const ref = refs[slot]!;
@@ -137,6 +136,12 @@ export async function processBatch(
   await store.save({ groups: touched, seen: newSeen });
   if (perEvent) result.perEvent = perEvent;
   return result;
+}
+
+function itemRefs(refs: GroupRef[], slotList: number[], slotStart: Int32Array, i: number): GroupRef[] {
+  const out: GroupRef[] = [];
+  for (let r = slotStart[i]!; r < slotStart[i + 1]!; r++) out.push(refs[slotList[r]!]!);
+  return out;
 }
 
 /** Alerts an earlier processing of this event recorded, when it was read at the same source. */
