@@ -198,20 +198,27 @@ export class Detector implements Engine {
         const entry = entries[e]!;
         if (entry.kind !== "step") continue;
         const p = entry.plan.index;
-        if (masks[p] === 0) {
-          // Patterns in load order, so alerts of one event come out in a stable order (insertion
-          // sort: a handful of patterns, mostly already in order).
-          let at = count++;
-          while (at > 0 && touched[at - 1]! > p) {
-            touched[at] = touched[at - 1]!;
-            at--;
-          }
-          touched[at] = p;
-        }
+        if (masks[p] === 0) touched[count++] = p;
         masks[p]! |= 1 << entry.index;
       }
     }
     if (count === 0) return NO_ALERTS;
+    // Patterns in load order, so alerts of one event come out in a stable order: a few are put in
+    // order by insertion, many (a where shared by a large library) by one pass over the masks.
+    if (count <= 16) {
+      for (let i = 1; i < count; i++) {
+        const p = touched[i]!;
+        let at = i;
+        while (at > 0 && touched[at - 1]! > p) {
+          touched[at] = touched[at - 1]!;
+          at--;
+        }
+        touched[at] = p;
+      }
+    } else {
+      let n = 0;
+      for (let p = 0; p < masks.length; p++) if (masks[p] !== 0) touched[n++] = p;
+    }
     let alerts: Alert[] | undefined;
     for (let t = 0; t < count; t++) {
       const p = touched[t]!;
@@ -223,7 +230,14 @@ export class Detector implements Engine {
       const pattern = plan.pattern;
       const stepLists = plan.scratchSteps;
       const stepIds = stepSlot[p]!;
-      for (let s = 0; s < stepIds.length; s++) stepLists[s] = index.list(stepIds[s]!);
+      // A step with fewer stored events than it needs rules the pattern out before any other lookup.
+      let enough = true;
+      for (let s = 0; s < stepIds.length && enough; s++) {
+        const list = index.list(stepIds[s]!);
+        stepLists[s] = list;
+        enough = list.length >= plan.minEvents[s]!;
+      }
+      if (!enough) continue;
       mask = feasibleAnchorSteps(plan, stepLists, anchor, mask);
       if (mask === 0) continue;
       const absentLists = plan.scratchAbsents;
