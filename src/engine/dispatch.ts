@@ -1,3 +1,4 @@
+import { compilePath, readPath } from "../events/path.js";
 import type { ToolCallEvent } from "../events/schema.js";
 import type { CompiledWhere, Taxonomy } from "../patterns/compiled.js";
 import type { PatternPlan } from "./plan.js";
@@ -77,7 +78,31 @@ export interface Candidate {
   slot: Slot;
   /** The `where` is known to hold (it reads only what the cache key fixes). */
   known: boolean;
+  /** For an unknown one: its memo group in the cache entry, and its place in that group. */
+  group?: MemoGroup;
+  at?: number;
 }
+
+/**
+ * Unknown candidates of one classification that read the same other fields (besides tool, server,
+ * categories, which the classification fixes). Their answers are a function of those fields' values
+ * (CompiledWhere.fields: an event keeping only those paths gives the same answer), so when the values
+ * are all scalars they are remembered per value tuple: e.g. every `risk_level`/`hitl.approved` where
+ * of a library costs one lookup per event instead of one evaluation each.
+ */
+interface MemoGroup {
+  paths: string[][];
+  slots: Slot[];
+  /** Value tuple → answer per slot of the group; undefined once the values proved too many. */
+  memo: Map<string, Uint8Array> | undefined;
+  /** This event's answers (set at the start of each evaluation). */
+  current: Uint8Array;
+  /** Scratch for answers computed directly (non-scalar values, or no memo). */
+  direct: Uint8Array;
+}
+
+/** Most value tuples remembered per group; beyond it the group is evaluated directly for good. */
+const MAX_MEMO = 256;
 
 const STATIC_FIELDS = new Set(["tool", "server", "categories"]);
 
@@ -142,12 +167,29 @@ export class Dispatcher {
     for (const s of this.byTool.get(event.tool) ?? []) found.add(s);
     for (const c of cls.categories) for (const s of this.byCategory.get(c) ?? []) found.add(s);
     const list: Candidate[] = [];
+    const groups = new Map<string, MemoGroup>();
     for (const slot of [...found].sort((a, b) => a.id - b.id)) {
-      if (!isStatic(slot.where)) list.push({ slot, known: false });
-      else if (slot.where.test(event, cls.categories)) list.push({ slot, known: true });
+      if (!isStatic(slot.where)) {
+        const read = slot.where.fields.filter((f) => !STATIC_FIELDS.has(f)).sort();
+        const sig = read.join("\u0000");
+        let group = groups.get(sig);
+        if (!group) {
+          group = {
+            paths: read.map(compilePath),
+            slots: [],
+            memo: new Map(),
+            current: EMPTY_ANSWERS,
+            direct: EMPTY_ANSWERS,
+          };
+          groups.set(sig, group);
+        }
+        list.push({ slot, known: false, group, at: group.slots.length });
+        group.slots.push(slot);
+      } else if (slot.where.test(event, cls.categories)) list.push({ slot, known: true });
     }
+    for (const g of groups.values()) g.direct = new Uint8Array(g.slots.length);
     if (this.cache.size >= MAX_CACHE) this.cache.clear();
-    entry = { list, recent: [NO_HITS] };
+    entry = { list, recent: [NO_HITS], groups: [...groups.values()] };
     this.cache.set(cls.key, entry);
     return entry;
   }
@@ -160,12 +202,14 @@ export class Dispatcher {
    */
   evaluate(event: ToolCallEvent, cls: Classified): readonly number[] {
     const entry = this.entryFor(event, cls);
+    const groups = entry.groups;
+    for (let g = 0; g < groups.length; g++) answer(groups[g]!, event, cls.categories);
     const list = entry.list;
     const scratch = this.scratch;
     let n = 0;
     for (let i = 0; i < list.length; i++) {
       const c = list[i]!;
-      if (c.known || c.slot.where.test(event, cls.categories)) scratch[n++] = c.slot.id;
+      if (c.known || c.group!.current[c.at!] === 1) scratch[n++] = c.slot.id;
     }
     const recent = entry.recent;
     for (let r = 0; r < recent.length; r++) {
@@ -183,6 +227,47 @@ export class Dispatcher {
 interface CacheEntry {
   list: Candidate[];
   recent: Array<readonly number[]>;
+  /** Memo groups of the unknown candidates. */
+  groups: MemoGroup[];
+}
+
+const EMPTY_ANSWERS = new Uint8Array(0);
+
+/** Sets `group.current` to this event's answers: remembered for its value tuple, else evaluated. */
+function answer(group: MemoGroup, event: ToolCallEvent, categories: ReadonlySet<string>): void {
+  const memo = group.memo;
+  let key: string | undefined;
+  if (memo) {
+    key = "";
+    const paths = group.paths;
+    for (let i = 0; i < paths.length; i++) {
+      const v = readPath(event, paths[i]!);
+      const t = typeof v;
+      if (t === "string") key += `s${(v as string).length}:${v as string}`;
+      else if (t === "number" || t === "boolean") key += `${t === "number" ? "n" : "b"}${String(v)};`;
+      else if (v === undefined) key += "u;";
+      else if (v === null) key += "z;";
+      else {
+        key = undefined; // an object or array: not worth a key
+        break;
+      }
+    }
+    if (key !== undefined) {
+      const known = memo.get(key);
+      if (known) {
+        group.current = known;
+        return;
+      }
+    }
+  }
+  const slots = group.slots;
+  const out = key !== undefined ? new Uint8Array(slots.length) : group.direct;
+  for (let i = 0; i < slots.length; i++) out[i] = slots[i]!.where.test(event, categories) ? 1 : 0;
+  group.current = out;
+  if (key !== undefined && memo) {
+    if (memo.size >= MAX_MEMO) group.memo = undefined;
+    else memo.set(key, out);
+  }
 }
 
 const NO_HITS: readonly number[] = Object.freeze([]);
