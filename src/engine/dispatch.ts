@@ -46,9 +46,11 @@ export class Classifier {
 
   classify(event: ToolCallEvent): Classified {
     const own = event.categories;
-    if (own && own.length > 0) {
+    if (own !== undefined) {
+      // The key holds the event's own list as given (order, repeats, empty): a `where` may read the
+      // `categories` field itself, and a static one is cached under this key.
       const categories = this.taxonomy.categoriesOf(event);
-      const key = `c\u0000${event.server}\u0000${event.tool}\u0000${[...categories].sort().join("\u0000")}`;
+      const key = `c\u0000${event.server}\u0000${event.tool}\u0000${JSON.stringify(own)}`;
       return { categories, key };
     }
     let byTool = this.cache.get(event.server);

@@ -151,6 +151,39 @@ describe("Dispatcher.evaluate", () => {
     }
   });
 
+  it("a where on the event's own categories field is told apart per event, not per server/tool", () => {
+    const patterns = [
+      patternOf({ categories: { exists: true } }, 0),
+      patternOf({ categories: ["b", "a"] }, 1),
+    ];
+    const dispatcher = new Dispatcher(patterns.map((p, i) => planPattern(p, i)));
+    const classifier = new Classifier(taxonomy);
+    const cases: Array<[string[] | undefined, number[]]> = [
+      [[], [0]],
+      [undefined, []],
+      [["a", "b"], [0]],
+      [
+        ["b", "a"],
+        [0, 1],
+      ],
+      [[], [0]],
+    ];
+    for (const [categories, expected] of cases) {
+      const event = {
+        event_id: "e",
+        timestamp: 0,
+        user_id: "u",
+        server: "s",
+        tool: "t",
+        method: "tools/call",
+        schema_version: 1,
+        ...(categories ? { categories } : {}),
+      } as unknown as ToolCallEvent;
+      const hits = dispatcher.evaluate(event, classifier.classify(event));
+      expect([...hits]).toEqual(expected.map((p) => dispatcher.stepSlot[p]![0]!));
+    }
+  });
+
   it("keeps answering right once a where's values are too many to remember", () => {
     const patterns = [patternOf({ "arguments.to": { glob: "*7" } }, 0)];
     const dispatcher = new Dispatcher(patterns.map((p, i) => planPattern(p, i)));
