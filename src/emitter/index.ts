@@ -5,9 +5,10 @@
  *   const emitter = instrumentMcpServer(server, { tools: { send_email: { arguments: ["to"], risk: "high" } } });
  *   process.on("SIGTERM", () => emitter.close());
  */
+
+export { EmitterKafkaProducer } from "../stream/kafkajs/lazy-producer.js";
 export type { DeliveryStats, EmittedEvent } from "./delivery.js";
 export { type Instrumentation, instrumentMcpServer } from "./instrument.js";
-export { EmitterKafkaProducer } from "../stream/kafkajs/lazy-producer.js";
 export {
   type CallContext,
   DeniedError,

@@ -2,9 +2,9 @@ import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type Logger, pino } from "pino";
 import type { Outcome } from "../events/index.js";
+import { EmitterKafkaProducer } from "../stream/kafkajs/lazy-producer.js";
 import { Delivery, type DeliveryStats } from "./delivery.js";
 import { buildEvent, isObject, resultText } from "./event.js";
-import { EmitterKafkaProducer } from "../stream/kafkajs/lazy-producer.js";
 import {
   type CallContext,
   defaultIsDenied,
