@@ -12,8 +12,8 @@
  * service's CHAINWATCH_BATCH_SIZE). Brokers / Redis from
  * KAFKA_BROKERS / REDIS_URL (default 127.0.0.1:9092 / redis://127.0.0.1:6379).
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { availableParallelism, loadavg, tmpdir, totalmem } from "node:os";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
@@ -23,6 +23,8 @@ import { loadConfig } from "../src/config/load.js";
 import { StreamService } from "../src/stream/service.js";
 import { installMetrics } from "../src/telemetry/http.js";
 import { createLogger } from "../src/telemetry/logger.js";
+import { int, pick, prng, type Rand } from "./lib/random.js";
+import { machine, writeResults } from "./lib/results.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const { values: args } = parseArgs({
@@ -48,19 +50,6 @@ const kafka = new Kafka({ clientId: "bench-e2e", brokers: BROKERS, logLevel: log
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // --- traffic: seeded, per-user time order, ~3% of users run an exfiltration chain -----------------
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-type Rand = () => number;
-const pick = <T>(r: Rand, a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
-const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 const BENIGN: Array<[string, string]> = [
   ["ehr", "list_patients"],
   ["ehr", "get_patient_record"],
@@ -400,7 +389,7 @@ async function main() {
     latency_p99_ms: Number(lat.p99.toFixed(1)),
     latency_max_ms: Number(lat.max.toFixed(1)),
     load_average_1m: Number(loadavg()[0]!.toFixed(2)),
-    machine: { cores: availableParallelism(), memory: totalmem(), node: process.version },
+    machine: machine(),
     at: new Date().toISOString(),
   };
   const rows: Array<[string, string]> = [
@@ -419,8 +408,7 @@ async function main() {
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
-  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-  writeFileSync(join(ROOT, "bench/results/e2e.json"), `${JSON.stringify(results, null, 2)}\n`);
+  writeResults("e2e", results);
   process.exit(0);
 }
 

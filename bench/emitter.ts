@@ -17,8 +17,8 @@
  * Env: KAFKA_BROKERS (default 127.0.0.1:9092). Writes bench/results/emitter.json.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, totalmem } from "node:os";
+
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
@@ -30,6 +30,7 @@ import { Delivery } from "../src/emitter/delivery.js";
 import { buildEvent } from "../src/emitter/event.js";
 import { EmitterKafkaProducer, type Instrumentation, instrumentMcpServer } from "../src/emitter/index.js";
 import { policyResolver } from "../src/emitter/options.js";
+import { machine, writeResults } from "./lib/results.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -293,7 +294,7 @@ const result = {
   target_overhead_p99_us: 50,
   // The machine is shared: latency percentiles mean little when this is far above the core count.
   load_avg_1m: loadavg()[0],
-  machine: { cores: cpus().length, memory: totalmem(), node: process.version },
+  machine: machine(),
   at: new Date().toISOString(),
 };
 const r = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(1));
@@ -325,7 +326,6 @@ console.table({
     dropped: dl.delivery_events_dropped,
   },
 });
-mkdirSync("bench/results", { recursive: true });
-writeFileSync("bench/results/emitter.json", `${JSON.stringify(result, null, 2)}\n`);
+writeResults("emitter", result);
 console.log("wrote bench/results/emitter.json");
 process.exit(0);

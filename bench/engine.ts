@@ -7,8 +7,8 @@
  * (default 600 000), `BENCH_PATTERNS` the pattern counts (e.g. `100`); a run with either set prints
  * only and leaves the results file alone (unless `BENCH_WRITE=1`).
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import { availableParallelism, loadavg, totalmem } from "node:os";
+import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Detector } from "../src/engine/detector.js";
@@ -17,6 +17,8 @@ import type { PatternSet } from "../src/patterns/compiled.js";
 import { patternSetFromJson } from "../src/patterns/index.js";
 import { MemoryStore } from "../src/state/memory.js";
 import { type BatchItem, processBatch } from "../src/stream/batch.js";
+import { int, pick, prng, type Rand } from "./lib/random.js";
+import { machine, writeResults } from "./lib/results.js";
 
 const ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 const USERS = 10_000;
@@ -27,19 +29,6 @@ const ATTACK_SHARE = 0.03;
 const GAP_MS = 10;
 
 // --- seeded randomness -----------------------------------------------------------------------
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-type Rand = () => number;
-const pick = <T>(r: Rand, a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
-const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 
 // --- traffic ---------------------------------------------------------------------------------
 const SERVERS: Record<string, { benign: string[]; weights?: number[] }> = {
@@ -367,11 +356,11 @@ const result = {
   alerts: at(100)?.alerts ?? null,
   alerts_10_patterns: at(10)?.alerts ?? null,
   alerts_1000_patterns: at(1000)?.alerts ?? null,
-  machine: { cores: availableParallelism(), memory: totalmem(), node: process.version },
+  machine: machine(),
   at: new Date().toISOString(),
 };
 const partial = process.env.BENCH_EVENTS !== undefined || process.env.BENCH_PATTERNS !== undefined;
 if (!partial || process.env.BENCH_WRITE === "1") {
-  writeFileSync(join(ROOT, "bench", "results", "engine.json"), `${JSON.stringify(result, null, 2)}\n`);
+  writeResults("engine", result);
   process.stdout.write(`\nwrote bench/results/engine.json\n`);
 }

@@ -22,8 +22,8 @@
  * Writes bench/results/state.json.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, totalmem } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
@@ -35,6 +35,8 @@ import { MemoryStore } from "../src/state/memory.js";
 import { RedisStore } from "../src/state/redis/store.js";
 import type { StateStore } from "../src/state/store.js";
 import { type BatchItem, processBatch } from "../src/stream/batch.js";
+import { prng } from "./lib/random.js";
+import { machine, writeResults } from "./lib/results.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -58,17 +60,6 @@ function templates(): ToolCallEvent[] {
     }
   }
   return out;
-}
-
-/** Deterministic PRNG (mulberry32), so every run sees the same stream. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function stream(n: number): BatchItem[] {
@@ -201,12 +192,7 @@ async function main(): Promise<void> {
       group_keys: groupKeys.length,
       alerts: run.alerts,
       alerts_memory_store: mem.alerts,
-      machine: {
-        cores: cpus().length,
-        memory: totalmem(),
-        node: process.version,
-        load_average_1m: loadavg()[0],
-      },
+      machine: { ...machine(), load_average_1m: loadavg()[0] },
       at: new Date().toISOString(),
     };
 
@@ -231,8 +217,7 @@ async function main(): Promise<void> {
     for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
     if (run.alerts !== mem.alerts) console.warn("warning: alert counts differ between stores");
 
-    mkdirSync("bench/results", { recursive: true });
-    writeFileSync("bench/results/state.json", `${JSON.stringify(result, null, 2)}\n`);
+    writeResults("state", result);
   } finally {
     await store.deleteAll().catch(() => {});
     await store.close();
