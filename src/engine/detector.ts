@@ -14,17 +14,11 @@ import { type PatternPlan, planPattern } from "./plan.js";
 
 export const DEFAULT_MAX_EVENTS_PER_GROUP = 10_000;
 
-/** Fields every alert reads from a stored event, besides what the patterns read. */
-const ALERT_FIELDS = [
-  "event_id",
-  "timestamp",
-  "server",
-  "tool",
-  "session_id",
-  "agent_id",
-  "trace_id",
-  "span_id",
-];
+/**
+ * Fields every alert reads from a stored event, besides what the patterns read. Trace context is not
+ * among them: an alert's `traceparent` comes from its trigger, which is always the arriving event.
+ */
+const ALERT_FIELDS = ["event_id", "timestamp", "server", "tool", "session_id", "agent_id"];
 
 interface GroupingRuntime {
   grouping: Grouping;
