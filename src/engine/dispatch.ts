@@ -1,5 +1,6 @@
 import { compilePath, readPath } from "../events/path.js";
 import type { ToolCallEvent } from "../events/schema.js";
+import { ToolCache } from "../events/tool-cache.js";
 import type { CompiledWhere, Taxonomy } from "../patterns/compiled.js";
 import type { PatternPlan } from "./plan.js";
 
@@ -39,9 +40,7 @@ const MAX_CACHE = 20_000;
  * server, tool and categories, so anything that depends on those alone can be cached under it.
  */
 export class Classifier {
-  /** server → tool → classification (nested maps: no key string built per event). */
-  private readonly cache = new Map<string, Map<string, Classified>>();
-  private size = 0;
+  private readonly cache = new ToolCache<Classified>(MAX_CACHE);
   constructor(private readonly taxonomy: Taxonomy) {}
 
   classify(event: ToolCallEvent): Classified {
@@ -53,24 +52,13 @@ export class Classifier {
       const key = `c\u0000${event.server}\u0000${event.tool}\u0000${JSON.stringify(own)}`;
       return { categories, key };
     }
-    let byTool = this.cache.get(event.server);
-    let hit = byTool?.get(event.tool);
+    let hit = this.cache.get(event.server, event.tool);
     if (!hit) {
-      if (this.size >= MAX_CACHE) {
-        this.cache.clear();
-        this.size = 0;
-        byTool = undefined;
-      }
-      if (!byTool) {
-        byTool = new Map();
-        this.cache.set(event.server, byTool);
-      }
       hit = {
         categories: this.taxonomy.categoriesOf(event),
         key: `s\u0000${event.server}\u0000${event.tool}`,
       };
-      byTool.set(event.tool, hit);
-      this.size++;
+      this.cache.set(event.server, event.tool, hit);
     }
     return hit;
   }

@@ -1,4 +1,5 @@
 import type { ToolCallEvent } from "../events/schema.js";
+import { ToolCache } from "../events/tool-cache.js";
 import type { Taxonomy } from "./compiled.js";
 import { compileGlob, type GlobMatcher } from "./glob.js";
 import type { TaxonomyFile } from "./schema.js";
@@ -18,12 +19,11 @@ interface Rule {
 /**
  * The merged taxonomies: an event's categories are its own plus every category one of whose globs
  * matches its tool. The taxonomy part depends only on (server, tool) and is cached, since this runs
- * for every event; the cache is a two-level map so a lookup builds no key string.
+ * for every event.
  */
 export class CompiledTaxonomy implements Taxonomy {
   private readonly rules: Rule[] = [];
-  private readonly cache = new Map<string, Map<string, ReadonlySet<string>>>();
-  private cached = 0;
+  private readonly cache = new ToolCache<ReadonlySet<string>>(TAXONOMY_CACHE_LIMIT);
   /** Every category name the taxonomies define. */
   readonly categories: ReadonlySet<string>;
 
@@ -51,21 +51,10 @@ export class CompiledTaxonomy implements Taxonomy {
 
   /** The taxonomy's categories for a tool of a server (cached). */
   ofTool(server: string, tool: string): ReadonlySet<string> {
-    let byTool = this.cache.get(server);
-    const hit = byTool?.get(tool);
+    const hit = this.cache.get(server, tool);
     if (hit) return hit;
     const found = this.lookup(server, tool);
-    if (this.cached >= TAXONOMY_CACHE_LIMIT) {
-      this.cache.clear();
-      this.cached = 0;
-      byTool = undefined;
-    }
-    if (!byTool) {
-      byTool = new Map();
-      this.cache.set(server, byTool);
-    }
-    byTool.set(tool, found);
-    this.cached++;
+    this.cache.set(server, tool, found);
     return found;
   }
 
