@@ -13,6 +13,7 @@
  * KAFKA_BROKERS / REDIS_URL (default 127.0.0.1:9092 / redis://127.0.0.1:6379).
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -34,6 +35,12 @@ const { values: args } = parseArgs({
     partitions: { type: "string", default: "4" },
     "latency-seconds": { type: "string", default: "20" },
     "batch-size": { type: "string", default: "2000" },
+    /** Only (b), printed and not written: for profiling the service (with --cpu-prof-file). */
+    "only-chainwatch": { type: "boolean", default: false },
+    /** Writes a V8 CPU profile of (b) alone to this file (open it in Chrome DevTools). */
+    "cpu-prof-file": { type: "string" },
+    /** Writes a V8 sampling heap profile (allocations) of (b) alone to this file. */
+    "heap-prof-file": { type: "string" },
   },
 });
 const EVENTS = Number(args.events);
@@ -249,14 +256,48 @@ async function chainwatch(patternsDir: string, events: Ev[]): Promise<{ rate: nu
   await createTopics([config.kafka.inputTopic, config.kafka.alertTopic, config.kafka.dlqTopic]);
   await produceAll(config.kafka.inputTopic, events);
   const service = new StreamService({ config, logger: createLogger(process.env.BENCH_LOG_LEVEL ?? "warn") });
+  const profiler = args["cpu-prof-file"] ? await startProfiler("cpu") : undefined;
+  const heapProfiler = args["heap-prof-file"] ? await startProfiler("heap") : undefined;
   const cpu0 = process.cpuUsage();
   const started = performance.now();
   await service.start();
   while (!(await caughtUp(config.kafka.groupId, config.kafka.inputTopic))) await sleep(200);
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  if (profiler) writeFileSync(args["cpu-prof-file"]!, JSON.stringify(await profiler.stop()));
+  if (heapProfiler) writeFileSync(args["heap-prof-file"]!, JSON.stringify(await heapProfiler.stop()));
   await service.stop();
   return { rate: events.length / seconds, cpuS: (cpu.user + cpu.system) / 1e6 };
+}
+
+/** CPU profile, or sampled allocations (every allocation counted, not just what stays live). */
+async function startProfiler(kind: "cpu" | "heap") {
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+  if (kind === "cpu") {
+    await post("Profiler.enable");
+    await post("Profiler.setSamplingInterval", { interval: 500 });
+    await post("Profiler.start");
+  } else {
+    await post("HeapProfiler.enable");
+    await post("HeapProfiler.startSampling", {
+      samplingInterval: 16384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
+  return {
+    stop: async () => {
+      const method = kind === "cpu" ? "Profiler.stop" : "HeapProfiler.stopSampling";
+      const { profile } = (await post(method)) as { profile: unknown };
+      session.disconnect();
+      return profile;
+    },
+  };
 }
 
 /** (c) produce at `rate` events/s for LATENCY_SECONDS; per alert: read time − trigger produce time. */
@@ -356,6 +397,15 @@ async function main() {
     events.push(next(ts));
   }
 
+  if (args["only-chainwatch"]) {
+    const cw = await chainwatch(patternsDir, events);
+    await cleanRedis();
+    await deleteTopics();
+    process.stdout.write(
+      `(b) chainwatch run  ${Math.round(cw.rate)} events/s (${Math.round(EVENTS / cw.cpuS)}/CPU-s)\n`,
+    );
+    process.exit(0);
+  }
   const input = `${RUN}-pass-in`;
   const output = `${RUN}-pass-out`;
   await createTopics([input, output]);

@@ -36,10 +36,6 @@ export function seenShardOf(member: string, shards: number): number {
   return Buffer.from(member.slice(0, 4), "base64url").readUIntBE(0, 3) % shards;
 }
 
-export function batchMarkerKey(prefix: string, token: string): string {
-  return `${prefix}batch:${token}`;
-}
-
 /** Event encodings (schema id → stored paths), shared by all groups of a deployment. */
 export function schemaRegistryKey(prefix: string): string {
   return `${prefix}schemas`;

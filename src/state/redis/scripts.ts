@@ -1,135 +1,148 @@
 /**
- * Lua run by Redis, one call per group (atomic per group). Each script only touches keys of one hash
- * tag (one Cluster slot) except the batch marker, see docs/state.md. The `#!lua` shebang makes Redis
- * check OOM and read-only-replica conditions before the script runs, so a refused script writes nothing.
+ * Lua run by Redis: one call reads every group of a batch, one call saves the whole batch. A call per
+ * batch, not per group, because per-call overhead dominated: with one call per group Redis spent ~30 µs
+ * per group in script setup and the client built a command object per group (docs/state.md, figures).
+ * A script call is atomic, so the save is all of the batch or nothing without a transaction around it.
+ * The `#!lua` shebang makes Redis check OOM and read-only-replica conditions before the script runs,
+ * so a refused save writes nothing.
  *
- * Group keys: KEYS[1] meta hash, KEYS[2] event list, KEYS[3] outbox hash, KEYS[4] outbox index zset.
+ * Group keys, four per group, in batch order: meta hash, event list, outbox hash, outbox index zset.
+ * Scripts declare every key they touch (KEYS), as Redis Cluster requires; see docs/state.md for what
+ * Cluster changes.
  */
 
 /**
- * ARGV: knownVersion (the version of the caller's cached copy, 0 = none), outboxSince (ms).
- * Returns {version} when the cached copy is current, else {version, metaFlat, events, outboxIds,
- * outboxValues}.
+ * KEYS: four per group. ARGV[1] outboxSince (ms), ARGV[1 + g] the version of the caller's cached copy
+ * of group g (0 = none). Returns per group {version} when the cached copy is current, else
+ * {version, metaFlat, events, outboxIds, outboxValues}.
  */
-export const READ_GROUP = `#!lua flags=no-writes
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if v > 0 and v == tonumber(ARGV[1]) then return {v} end
-local meta = redis.call('HGETALL', KEYS[1])
-local events = redis.call('LRANGE', KEYS[2], 0, -1)
-local ids = redis.call('ZRANGE', KEYS[4], ARGV[2], '+inf', 'BYSCORE')
-local values = {}
-for i = 1, #ids do values[i] = redis.call('HGET', KEYS[3], ids[i]) or '' end
-return {v, meta, events, ids, values}
-`;
-
-/**
- * Runs first in a save's transaction: compares every group's stored version with the one its batch
- * loaded and, on any mismatch, sets the batch marker, so that no group and no seen id of the batch is
- * written. KEYS[1] the batch marker, KEYS[2..] the groups' meta hashes; ARGV the expected versions.
- * Returns the (1-based) positions of the groups that changed.
- */
-export const CHECK_VERSIONS = `#!lua
-local changed = {}
-for i = 2, #KEYS do
-  local v = tonumber(redis.call('HGET', KEYS[i], 'v') or '0')
-  if v ~= tonumber(ARGV[i - 1]) then changed[#changed + 1] = i - 1 end
-end
-if #changed > 0 then redis.call('SET', KEYS[1], '1', 'PX', 60000) end
-return changed
-`;
-
-/**
- * KEYS[5]: the batch marker: when set (a group of the batch conflicted), nothing is written.
- * ARGV: expectedVersion, ttlMs, outboxTtlMs, now, nextSeq, newest ('' = none), groupKey,
- *       nAdded, nEvicted, nMarks, nOutbox, then the added events, the evicted events,
- *       (patternId, mark) pairs, (eventId, entry) pairs.
- * Returns {1, newVersion}, or {0, currentVersion} when skipped (nothing written).
- */
-export const APPLY_GROUP = `#!lua
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if redis.call('EXISTS', KEYS[5]) == 1 then return {0, v} end
-if v ~= tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[5], '1', 'PX', 60000)
-  return {0, v}
-end
-local ttl, obTtl, now = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local nAdd, nEv, nMark, nOb = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-local i = 12
-local chunk = {}
-for _ = 1, nAdd do
-  chunk[#chunk + 1] = ARGV[i]
-  i = i + 1
-  if #chunk == 500 then
-    redis.call('RPUSH', KEYS[2], unpack(chunk))
-    chunk = {}
+export const READ_GROUPS = `#!lua flags=no-writes
+local out = {}
+local since = ARGV[1]
+for g = 1, #KEYS / 4 do
+  local b = (g - 1) * 4
+  local v = tonumber(redis.call('HGET', KEYS[b + 1], 'v') or '0')
+  if v > 0 and v == tonumber(ARGV[g + 1]) then
+    out[g] = {v}
+  else
+    local meta = redis.call('HGETALL', KEYS[b + 1])
+    local events = redis.call('LRANGE', KEYS[b + 2], 0, -1)
+    local ids = redis.call('ZRANGE', KEYS[b + 4], since, '+inf', 'BYSCORE')
+    local values = {}
+    for i = 1, #ids do values[i] = redis.call('HGET', KEYS[b + 3], ids[i]) or '' end
+    out[g] = {v, meta, events, ids, values}
   end
 end
-local evStart = i
-i = i + nEv
-if #chunk > 0 then redis.call('RPUSH', KEYS[2], unpack(chunk)) end
--- Evicted events are the oldest, near the head: LREM from the head finds them quickly.
-for j = evStart, evStart + nEv - 1 do redis.call('LREM', KEYS[2], 1, ARGV[j]) end
-local nv = v + 1
-local h = {'v', nv, 'n', ARGV[5], 'k', ARGV[7]}
-if ARGV[6] ~= '' then h[#h + 1] = 't'; h[#h + 1] = ARGV[6] end
-for _ = 1, nMark do
-  h[#h + 1] = 'p:' .. ARGV[i]
-  h[#h + 1] = ARGV[i + 1]
-  i = i + 2
+return out
+`;
+
+/** Number of header values before the per-group versions in SAVE_BATCH's ARGV. */
+export const SAVE_HEADER = 11;
+
+/**
+ * Saves a batch: checks every group's version first and, if any differs from the one the batch
+ * loaded, writes nothing and returns {0, positions of the groups that changed (1-based)}. Otherwise
+ * registers the event encoding, applies every group, records the seen ids last, and returns
+ * {1, new versions in group order, per shard the ids dropped by the bound before their TTL}.
+ *
+ * KEYS: [1] the schema registry, [2 .. 1 + nShards] the seen shards, then four per group.
+ * ARGV: nGroups, nShards, keyTtlMs, outboxTtlMs, now (processing ms), seenTtlMs, maxIdsPerShard,
+ *       seenKeyTtlMs, schemaId, schemaEntry, registryTtlMs (SAVE_HEADER values);
+ *       the expected version of each group;
+ *       per group: nextSeq, newest ('' = none), groupKey, nAdded, nEvicted, nMarks, nOutbox, then the
+ *         added events, the evicted events, (patternId, mark) pairs, (eventId, entry) pairs;
+ *       per shard: the count of values that follow, then (timestamp, member) pairs.
+ */
+export const SAVE_BATCH = `#!lua
+local nGroups, nShards = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ttl, obTtl, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local seenTtl, maxIds, seenKeyTtl = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local H = ${SAVE_HEADER}
+local first = 1 + nShards
+local versions, changed = {}, {}
+for g = 1, nGroups do
+  local v = tonumber(redis.call('HGET', KEYS[first + (g - 1) * 4 + 1], 'v') or '0')
+  versions[g] = v
+  if v ~= tonumber(ARGV[H + g]) then changed[#changed + 1] = g end
 end
-redis.call('HSET', KEYS[1], unpack(h))
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('PEXPIRE', KEYS[2], ttl)
--- The outbox only changes when entries are added; then expired ones go and its TTL is refreshed.
-if nOb > 0 then
-  for _ = 1, nOb do
-    redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
-    redis.call('ZADD', KEYS[4], now, ARGV[i])
+if #changed > 0 then return {0, changed} end
+if nGroups > 0 then
+  -- Before any group refers to it; refreshed by every save, so stored events never outlive it.
+  redis.call('HSET', KEYS[1], ARGV[9], ARGV[10])
+  redis.call('PEXPIRE', KEYS[1], ARGV[11])
+end
+-- unpack has a stack limit: long runs of values go in chunks.
+local function each(cmd, key, from, n, step, extra)
+  local j, last = from, from + n - 1
+  while j <= last do
+    local to = math.min(j + step - 1, last)
+    if extra then redis.call(cmd, key, extra, unpack(ARGV, j, to)) else redis.call(cmd, key, unpack(ARGV, j, to)) end
+    j = to + 1
+  end
+end
+local i = H + nGroups + 1
+local newVersions = {}
+for g = 1, nGroups do
+  local b = first + (g - 1) * 4
+  local nextSeq, newest, groupKey = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local nAdd, nEv = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  local nMark, nOb = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
+  i = i + 7
+  each('RPUSH', KEYS[b + 2], i, nAdd, 500)
+  i = i + nAdd
+  -- Evicted events are the oldest, near the head: LREM from the head finds them quickly.
+  for j = i, i + nEv - 1 do redis.call('LREM', KEYS[b + 2], 1, ARGV[j]) end
+  i = i + nEv
+  local nv = versions[g] + 1
+  newVersions[g] = nv
+  local h = {'v', nv, 'n', nextSeq, 'k', groupKey}
+  if newest ~= '' then h[#h + 1] = 't'; h[#h + 1] = newest end
+  for _ = 1, nMark do
+    h[#h + 1] = 'p:' .. ARGV[i]
+    h[#h + 1] = ARGV[i + 1]
     i = i + 2
   end
-  local old = redis.call('ZRANGE', KEYS[4], '-inf', '(' .. string.format('%.0f', now - obTtl), 'BYSCORE')
-  for j = 1, #old do
-    redis.call('HDEL', KEYS[3], old[j])
-    redis.call('ZREM', KEYS[4], old[j])
-  end
-  local obKeyTtl = math.max(ttl, obTtl)
-  redis.call('PEXPIRE', KEYS[3], obKeyTtl)
-  redis.call('PEXPIRE', KEYS[4], obKeyTtl)
-end
-return {1, nv}
-`;
-
-/**
- * Records seen ids in one shard (a sorted set scored by event time), unless the batch marker says a
- * group of this batch was not saved. KEYS[1] shard, KEYS[2] batch marker.
- * ARGV: ttlMs (event time), maxIds, keyTtlMs, now (processing ms: event times beyond it do not move
- * the horizon), then (timestamp, member) pairs.
- * Returns the number of ids dropped by the bound before their TTL, or -1 when skipped.
- */
-export const ADD_SEEN = `#!lua
-if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
-local chunk = {}
-for i = 5, #ARGV, 2 do
-  chunk[#chunk + 1] = ARGV[i]
-  chunk[#chunk + 1] = ARGV[i + 1]
-  if #chunk == 1000 then
-    redis.call('ZADD', KEYS[1], 'GT', unpack(chunk))
-    chunk = {}
+  redis.call('HSET', KEYS[b + 1], unpack(h))
+  redis.call('PEXPIRE', KEYS[b + 1], ttl)
+  redis.call('PEXPIRE', KEYS[b + 2], ttl)
+  -- The outbox only changes when entries are added; then expired ones go and its TTL is refreshed.
+  if nOb > 0 then
+    for _ = 1, nOb do
+      redis.call('HSET', KEYS[b + 3], ARGV[i], ARGV[i + 1])
+      redis.call('ZADD', KEYS[b + 4], now, ARGV[i])
+      i = i + 2
+    end
+    local old = redis.call('ZRANGE', KEYS[b + 4], '-inf', '(' .. string.format('%.0f', now - obTtl), 'BYSCORE')
+    for j = 1, #old do
+      redis.call('HDEL', KEYS[b + 3], old[j])
+      redis.call('ZREM', KEYS[b + 4], old[j])
+    end
+    local obKeyTtl = math.max(ttl, obTtl)
+    redis.call('PEXPIRE', KEYS[b + 3], obKeyTtl)
+    redis.call('PEXPIRE', KEYS[b + 4], obKeyTtl)
   end
 end
-if #chunk > 0 then redis.call('ZADD', KEYS[1], 'GT', unpack(chunk)) end
-local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if #top == 2 then
-  local horizon = math.min(tonumber(top[2]), tonumber(ARGV[4])) - tonumber(ARGV[1])
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.0f', horizon))
+-- Seen ids, per shard: a sorted set scored by event time.
+local dropped = {}
+for s = 1, nShards do
+  local key = KEYS[1 + s]
+  local n = tonumber(ARGV[i])
+  each('ZADD', key, i + 1, n, 1000, 'GT')
+  i = i + 1 + n
+  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if #top == 2 then
+    -- Event times beyond processing time do not move the horizon (a bad clock must not expire every id).
+    local horizon = math.min(tonumber(top[2]), now) - seenTtl
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%.0f', horizon))
+  end
+  local d = 0
+  local card = redis.call('ZCARD', key)
+  if card > maxIds then
+    d = card - maxIds
+    redis.call('ZPOPMIN', key, d)
+  end
+  redis.call('PEXPIRE', key, seenKeyTtl)
+  dropped[s] = d
 end
-local dropped = 0
-local card = redis.call('ZCARD', KEYS[1])
-local max = tonumber(ARGV[2])
-if card > max then
-  dropped = card - max
-  redis.call('ZPOPMIN', KEYS[1], dropped)
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return dropped
+return {1, newVersions, dropped}
 `;

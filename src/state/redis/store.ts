@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import type { ChainableCommander } from "ioredis";
 import { Redis } from "ioredis";
 import { emptyChanges, type GroupState, newGroupState, type StoredEvent } from "../../engine/group-state.js";
@@ -27,16 +26,8 @@ import {
   schemaIdOf,
 } from "./codec.js";
 import { toStateError, waitReady } from "./connection.js";
-import {
-  batchMarkerKey,
-  type GroupKeys,
-  groupKeys,
-  schemaRegistryKey,
-  seenMember,
-  seenShardKey,
-  seenShardOf,
-} from "./keys.js";
-import { ADD_SEEN, APPLY_GROUP, CHECK_VERSIONS, READ_GROUP } from "./scripts.js";
+import { groupKeys, schemaRegistryKey, seenMember, seenShardKey, seenShardOf } from "./keys.js";
+import { READ_GROUPS, SAVE_BATCH, SAVE_HEADER } from "./scripts.js";
 
 export interface RedisStoreOptions {
   /** A client (not closed by `close`) or a URL (the store creates a fail-fast client and owns it). */
@@ -80,18 +71,11 @@ export interface RedisStoreStats {
   undecodable: number;
 }
 
+/** ioredis flattens array arguments one level: no spreading of batch-sized lists into a call. */
+type Args = Array<string | number>;
 interface ScriptCommands {
-  cwReadGroup(
-    k1: string,
-    k2: string,
-    k3: string,
-    k4: string,
-    knownVersion: number,
-    outboxSince: number,
-  ): ChainableCommander;
-  cwApplyGroup(...args: Array<string | number>): ChainableCommander;
-  cwCheckVersions(...args: Array<string | number>): ChainableCommander;
-  cwAddSeen(...args: Array<string | number>): ChainableCommander;
+  cwReadGroups(numKeys: number, keys: string[], outboxSince: number, versions: number[]): ChainableCommander;
+  cwSaveBatch(numKeys: number, keys: string[], args: Args): ChainableCommander;
 }
 
 type ReadReply = [number, string[], string[], string[], string[]] | [number];
@@ -102,9 +86,9 @@ const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
 /**
- * Group state in Redis: one pipeline to load a batch, one transaction to save it, whatever its size.
- * The save checks every group's version first and writes nothing of the batch if any changed; each
- * group is then written by one Lua script, and the seen ids last. Layout: docs/state.md.
+ * Group state in Redis: one pipeline to load a batch, one script call to save it, whatever its size.
+ * The save checks every group's version first and writes nothing of the batch if any changed; then
+ * every group, and the seen ids last. Layout: docs/state.md.
  */
 export class RedisStore implements StateStore {
   readonly redis: Redis;
@@ -166,11 +150,9 @@ export class RedisStore implements StateStore {
         this.lastError = err;
       });
     }
-    this.redis.defineCommand("cwReadGroup", { lua: READ_GROUP, numberOfKeys: 4, readOnly: true });
-    this.redis.defineCommand("cwApplyGroup", { lua: APPLY_GROUP, numberOfKeys: 5 });
-    // Variable key count: the caller passes it first.
-    this.redis.defineCommand("cwCheckVersions", { lua: CHECK_VERSIONS });
-    this.redis.defineCommand("cwAddSeen", { lua: ADD_SEEN, numberOfKeys: 2 });
+    // Variable key counts: the caller passes the count first.
+    this.redis.defineCommand("cwReadGroups", { lua: READ_GROUPS, readOnly: true });
+    this.redis.defineCommand("cwSaveBatch", { lua: SAVE_BATCH });
   }
 
   stats(): RedisStoreStats {
@@ -193,21 +175,27 @@ export class RedisStore implements StateStore {
     const cmd = p as unknown as ScriptCommands;
     const outboxSince = this.now() - this.outboxTtlMs;
     const cached = new Map<string, GroupState>();
+    const keys: string[] = [];
+    const versions: number[] = [];
     for (const ref of unique.values()) {
       const k = groupKeys(this.prefix, ref.key);
       const hit = this.cache.checkout(ref.key);
       if (hit) cached.set(ref.key, hit);
-      cmd.cwReadGroup(k.meta, k.events, k.outbox, k.outboxIndex, hit?.version ?? 0, outboxSince);
+      keys.push(k.meta, k.events, k.outbox, k.outboxIndex);
+      versions.push(hit?.version ?? 0);
     }
-    for (const [shard, ms] of byShard) p.zmscore(seenShardKey(this.prefix, shard), ...ms);
+    if (unique.size > 0) cmd.cwReadGroups(keys.length, keys, outboxSince, versions);
+    for (const [shard, ms] of byShard) p.zmscore(seenShardKey(this.prefix, shard), ms);
     const replies = unique.size + byShard.size > 0 ? await this.exec(p) : [];
 
-    let i = 0;
+    let i = unique.size > 0 ? 1 : 0;
+    const groupReplies = (unique.size > 0 ? replies[0] : []) as ReadReply[];
+    let g = 0;
     const parsed: ParsedGroup[] = [];
     const current = new Map<string, GroupState>();
     const unknownSchemas = new Set<string>();
     for (const ref of unique.values()) {
-      const reply = replies[i++] as ReadReply;
+      const reply = groupReplies[g++]!;
       if (reply.length === 1) {
         current.set(ref.key, cached.get(ref.key)!);
         continue;
@@ -242,65 +230,52 @@ export class RedisStore implements StateStore {
 
   async save(input: SaveBatch): Promise<void> {
     // One entry per group: a group listed twice would conflict with itself.
-    const batch = { ...input, groups: [...new Map(input.groups.map((g) => [g.key, g])).values()] };
-    const marker = batchMarkerKey(this.prefix, randomBytes(9).toString("base64url"));
-    // A transaction: sent in one round trip like a pipeline, and run by Redis with nothing in between,
-    // so the version check below holds for every group, and a connection lost before EXEC applies
-    // nothing at all.
-    const p = this.redis.multi();
-    const cmd = p as unknown as ScriptCommands;
+    const groups = [...new Map(input.groups.map((g) => [g.key, g])).values()];
+    const seenShards = this.seenArgs(input.seen);
+    if (groups.length === 0 && seenShards.size === 0) return;
     const now = this.now();
+    const shardKeys = [...seenShards.keys()].map((shard) => seenShardKey(this.prefix, shard));
+    const keys: string[] = [schemaRegistryKey(this.prefix), ...shardKeys];
+    const args: Args = [
+      groups.length,
+      seenShards.size,
+      this.keyTtlMs,
+      this.outboxTtlMs,
+      now,
+      this.seenTtlMs,
+      this.maxSeenPerShard,
+      this.seenTtlMs + this.keyTtlMs,
+      this.schema.id,
+      registryEntry(this.schema),
+      Math.max(this.keyTtlMs, this.outboxTtlMs),
+    ];
+    if (args.length !== SAVE_HEADER) throw new Error("SAVE_BATCH header out of step with the script");
+    for (const state of groups) args.push(state.version);
     const pending: Array<{ state: GroupState; added: Array<string | undefined> }> = [];
-    // First: the encoding of the events this batch stores, before any group refers to it.
-    // Refreshed by every save that writes a group: stored events never outlive their encoding.
-    const registry = batch.groups.length > 0;
-    if (registry) {
-      const key = schemaRegistryKey(this.prefix);
-      p.hset(key, this.schema.id, registryEntry(this.schema));
-      p.pexpire(key, Math.max(this.keyTtlMs, this.outboxTtlMs));
-    }
-    if (batch.groups.length > 0) {
-      const metas = batch.groups.map((g) => groupKeys(this.prefix, g.key).meta);
-      cmd.cwCheckVersions(1 + metas.length, marker, ...metas, ...batch.groups.map((g) => g.version));
-    }
-    const check = registry ? 2 : 0;
-    const first = batch.groups.length > 0 ? check + 1 : check;
-    for (const state of batch.groups) {
+    for (const state of groups) {
       const k = groupKeys(this.prefix, state.key);
-      const { args, added } = this.applyArgs(state, k, marker, now);
-      cmd.cwApplyGroup(...args);
-      pending.push({ state, added });
+      keys.push(k.meta, k.events, k.outbox, k.outboxIndex);
+      pending.push({ state, added: this.pushGroupArgs(args, state) });
     }
-    // Last: recorded only if every group above was saved (the marker is set on any conflict).
-    const seenShards = this.seenArgs(batch.seen);
-    for (const [shard, pairs] of seenShards) {
-      cmd.cwAddSeen(
-        seenShardKey(this.prefix, shard),
-        marker,
-        this.seenTtlMs,
-        this.maxSeenPerShard,
-        this.seenTtlMs + this.keyTtlMs,
-        // Seen ids expire by event time, but never past processing time: an event stamped far in the
-        // future (a bad clock) must not make every other id look old.
-        now,
-        ...pairs,
-      );
+    for (const pairs of seenShards.values()) {
+      args.push(pairs.length);
+      for (const v of pairs) args.push(v);
     }
-    if (pending.length === 0 && seenShards.size === 0) return;
     // Whatever happens next, these objects are the engine's work in progress, not Redis' copy.
     for (const { state } of pending) this.cache.drop(state.key);
-    const replies = await this.exec(p);
+    const p = this.redis.pipeline();
+    (p as unknown as ScriptCommands).cwSaveBatch(keys.length, keys, args);
+    const [reply] = (await this.exec(p)) as [[0, number[]] | [1, number[], number[]]];
 
-    const changed = batch.groups.length > 0 ? (replies[check] as number[]) : [];
-    const conflicts = changed.map((n) => batch.groups[n - 1]!.key);
+    if (reply[0] !== 1) {
+      // Nothing written: a group of the batch changed since it was loaded.
+      const conflicts = reply[1].map((n) => groups[n - 1]!.key);
+      this.counters.conflicts += conflicts.length;
+      throw new StateConflictError(conflicts);
+    }
+    const [, versions, dropped] = reply;
     pending.forEach(({ state, added }, j) => {
-      const [ok, version] = replies[first + j] as [number, number];
-      if (ok !== 1) {
-        // Skipped: a group of the batch changed since it was loaded.
-        if (conflicts.length === 0) conflicts.push(state.key);
-        return;
-      }
-      state.version = version;
+      state.version = versions[j]!;
       state.changes.added.forEach((ev, n) => {
         const r = added[n];
         if (r !== undefined) this.raw.set(ev, r);
@@ -308,14 +283,7 @@ export class RedisStore implements StateStore {
       state.changes = emptyChanges();
       this.cache.remember(state);
     });
-    for (let j = first + pending.length; j < replies.length; j++) {
-      const dropped = replies[j] as number;
-      if (dropped > 0) this.counters.seenIdsDropped += dropped;
-    }
-    if (conflicts.length > 0) {
-      this.counters.conflicts += conflicts.length;
-      throw new StateConflictError(conflicts);
-    }
+    for (const d of dropped) this.counters.seenIdsDropped += d;
   }
 
   async ping(): Promise<void> {
@@ -396,12 +364,8 @@ export class RedisStore implements StateStore {
     });
   }
 
-  private applyArgs(
-    state: GroupState,
-    k: GroupKeys,
-    marker: string,
-    now: number,
-  ): { args: Array<string | number>; added: Array<string | undefined> } {
+  /** Appends a group's part of SAVE_BATCH's ARGV; returns each added event's stored form. */
+  private pushGroupArgs(args: Args, state: GroupState): Array<string | undefined> {
     const c = state.changes;
     // An event added and evicted within the same batch never reaches Redis.
     const evictedNow = new Set(c.evicted);
@@ -423,16 +387,7 @@ export class RedisStore implements StateStore {
       const o = state.outbox.get(id);
       if (o) outbox.push(id, encodeOutbox(o));
     }
-    const args: Array<string | number> = [
-      k.meta,
-      k.events,
-      k.outbox,
-      k.outboxIndex,
-      marker,
-      state.version,
-      this.keyTtlMs,
-      this.outboxTtlMs,
-      now,
+    args.push(
       state.nextSeq,
       Number.isFinite(state.newest) ? state.newest : "",
       state.key,
@@ -440,12 +395,12 @@ export class RedisStore implements StateStore {
       evicted.length,
       marks.length / 2,
       outbox.length / 2,
-      ...adds,
-      ...evicted,
-      ...marks,
-      ...outbox,
-    ];
-    return { args, added };
+    );
+    for (const a of adds) args.push(a);
+    for (const e of evicted) args.push(e);
+    for (const m of marks) args.push(m);
+    for (const o of outbox) args.push(o);
+    return added;
   }
 
   private seenArgs(seen: SaveBatch["seen"]): Map<number, Array<string | number>> {
