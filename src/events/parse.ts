@@ -1,4 +1,5 @@
 import { isUtf8 } from "node:buffer";
+import { fastValidate } from "./fast-validate.js";
 import { eventSchema, type ToolCallEvent } from "./schema.js";
 
 export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024;
@@ -39,15 +40,22 @@ export function parseEvent(raw: Uint8Array | string, opts: ParseOptions = {}): P
   } catch (err) {
     return { ok: false, reason: notJsonReason(text, err, skipped) };
   }
-  return validateEvent(value);
+  return validateEvent(value, true);
 }
 
-/** Validates an already-decoded JSON value. */
-export function validateEvent(value: unknown): ParseResult {
+/**
+ * Validates an already-decoded JSON value. `fromJson`: the value is JSON.parse's own output (no
+ * `undefined`, plain objects only), which the fast path relies on.
+ */
+export function validateEvent(value: unknown, fromJson = false): ParseResult {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return { ok: false, reason: `expected a JSON object, got ${describe(value)}` };
   }
   if (depthExceeds(value, MAX_DEPTH)) return { ok: false, reason: `nesting deeper than ${MAX_DEPTH} levels` };
+  if (fromJson) {
+    const fast = fastValidate(value as Record<string, unknown>);
+    if (fast) return { ok: true, event: fast };
+  }
   const result = eventSchema.safeParse(dropEnvelopeNulls(value as Record<string, unknown>));
   if (!result.success) {
     const reason = result.error.issues
@@ -80,14 +88,20 @@ function dropEnvelopeNulls(obj: Record<string, unknown>): Record<string, unknown
   return out ?? obj;
 }
 
-function depthExceeds(root: unknown, limit: number): boolean {
-  const stack: Array<[unknown, number]> = [[root, 1]];
-  while (stack.length) {
-    const [v, d] = stack.pop()!;
+function depthExceeds(root: object, limit: number): boolean {
+  // Two parallel stacks, not a pair per node: most events are shallow and this runs on every one.
+  const values: object[] = [root];
+  const depths: number[] = [1];
+  while (values.length) {
+    const v = values.pop()!;
+    const d = depths.pop()!;
     if (d > limit) return true;
-    if (typeof v === "object" && v !== null) {
-      for (const child of Object.values(v))
-        if (typeof child === "object" && child !== null) stack.push([child, d + 1]);
+    for (const k in v) {
+      const child = (v as Record<string, unknown>)[k];
+      if (typeof child === "object" && child !== null) {
+        values.push(child);
+        depths.push(d + 1);
+      }
     }
   }
   return false;

@@ -14,7 +14,7 @@ const boundedString = (max: number) =>
   z.string({ error: requiredError }).min(1, "must not be empty").max(max, `longer than ${max} chars`);
 
 const TIMESTAMP_ERROR = "expected RFC 3339 or epoch ms";
-const timestamp = z.union(
+export const timestampSchema = z.union(
   [
     z.iso.datetime({ offset: true, error: TIMESTAMP_ERROR }),
     z
@@ -34,7 +34,9 @@ export const hitlSchema = z.object({
 export const eventSchema = z
   .object({
     event_id: boundedString(128).describe("Unique id of this event; the idempotency key."),
-    timestamp: timestamp.describe("When the server received the call: RFC 3339 with offset, or epoch ms."),
+    timestamp: timestampSchema.describe(
+      "When the server received the call: RFC 3339 with offset, or epoch ms.",
+    ),
     user_id: boundedString(256).describe("The end user on whose behalf the agent acted (OTel user.id)."),
     server: boundedString(256).describe("MCP server name."),
     tool: boundedString(256).describe("Tool name (OTel gen_ai.tool.name)."),
