@@ -12,9 +12,27 @@ export interface GroupKeys {
   outboxIndex: string;
 }
 
-export function groupTag(groupKey: string): string {
-  return createHash("sha256").update(groupKey).digest("base64url").slice(0, 16);
+/**
+ * A function's answers remembered, at most `max` of them (all forgotten at once beyond that). A batch
+ * asks for the same group tags and seen-id hashes in its load and again in its save, and a user's
+ * group comes back batch after batch; SHA-256 through node:crypto costs ~1.5 µs and a few objects.
+ */
+function remembered(fn: (s: string) => string, max: number): (s: string) => string {
+  const answers = new Map<string, string>();
+  return (s) => {
+    let a = answers.get(s);
+    if (a === undefined) {
+      a = fn(s);
+      if (answers.size >= max) answers.clear();
+      answers.set(s, a);
+    }
+    return a;
+  };
 }
+
+const hash96 = (s: string) => createHash("sha256").update(s).digest("base64url").slice(0, 16);
+
+export const groupTag: (groupKey: string) => string = remembered(hash96, 100_000);
 
 export function groupKeys(prefix: string, groupKey: string): GroupKeys {
   const base = `${prefix}{${groupTag(groupKey)}}:`;
@@ -27,13 +45,22 @@ export function seenShardKey(prefix: string, shard: number): string {
 }
 
 /** A seen id is stored as a 96-bit hash: fixed 16 bytes whatever the id's length (ids go up to 128). */
-export function seenMember(eventId: string): string {
-  return createHash("sha256").update(eventId).digest("base64url").slice(0, 16);
-}
+export const seenMember: (eventId: string) => string = remembered(hash96, 50_000);
+
+const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const SEXTET = new Int8Array(128).fill(-1);
+for (let i = 0; i < BASE64URL.length; i++) SEXTET[BASE64URL.charCodeAt(i)] = i;
 
 export function seenShardOf(member: string, shards: number): number {
-  // The member is already a uniform hash: its first 4 chars (24 bits) pick the shard.
-  return Buffer.from(member.slice(0, 4), "base64url").readUIntBE(0, 3) % shards;
+  // The member is already a uniform hash: its first 4 chars (24 bits, big-endian) pick the shard.
+  let bits = 0;
+  for (let i = 0; i < 4; i++) {
+    const c = member.charCodeAt(i);
+    const v = c < 128 ? SEXTET[c]! : -1;
+    if (v < 0) throw new RangeError(`seen member is not base64url: ${member}`);
+    bits = (bits << 6) | v;
+  }
+  return bits % shards;
 }
 
 /** Event encodings (schema id → stored paths), shared by all groups of a deployment. */

@@ -12,17 +12,24 @@
  */
 
 /**
- * KEYS: four per group. ARGV[1] outboxSince (ms), ARGV[1 + g] the version of the caller's cached copy
- * of group g (0 = none). Returns per group {version} when the cached copy is current, else
+ * Lists of numbers and of (timestamp, member) pairs travel as one space-separated string each: the
+ * client's cost is per argument (each one framed and measured separately), and Lua splits them cheaply.
+ */
+
+/**
+ * KEYS: four per group. ARGV[1] outboxSince (ms), ARGV[2] the versions of the caller's cached copies,
+ * space-separated, in group order (0 = none). Returns per group {version} when the cached copy is current, else
  * {version, metaFlat, events, outboxIds, outboxValues}.
  */
 export const READ_GROUPS = `#!lua flags=no-writes
 local out = {}
 local since = ARGV[1]
+local known = {}
+for n in string.gmatch(ARGV[2], '%S+') do known[#known + 1] = tonumber(n) end
 for g = 1, #KEYS / 4 do
   local b = (g - 1) * 4
   local v = tonumber(redis.call('HGET', KEYS[b + 1], 'v') or '0')
-  if v > 0 and v == tonumber(ARGV[g + 1]) then
+  if v > 0 and v == known[g] then
     out[g] = {v}
   else
     local meta = redis.call('HGETALL', KEYS[b + 1])
@@ -36,7 +43,7 @@ end
 return out
 `;
 
-/** Number of header values before the per-group versions in SAVE_BATCH's ARGV. */
+/** Number of header values before the groups' versions in SAVE_BATCH's ARGV. */
 export const SAVE_HEADER = 11;
 
 /**
@@ -48,10 +55,10 @@ export const SAVE_HEADER = 11;
  * KEYS: [1] the schema registry, [2 .. 1 + nShards] the seen shards, then four per group.
  * ARGV: nGroups, nShards, keyTtlMs, outboxTtlMs, now (processing ms), seenTtlMs, maxIdsPerShard,
  *       seenKeyTtlMs, schemaId, schemaEntry, registryTtlMs (SAVE_HEADER values);
- *       the expected version of each group;
- *       per group: nextSeq, newest ('' = none), groupKey, nAdded, nEvicted, nMarks, nOutbox, then the
- *         added events, the evicted events, (patternId, mark) pairs, (eventId, entry) pairs;
- *       per shard: the count of values that follow, then (timestamp, member) pairs.
+ *       the expected versions of the groups (one string);
+ *       per group: "nextSeq newest nAdded nEvicted nMarks nOutbox" (newest '-' = none), groupKey, then
+ *         the added events, the evicted events, (patternId, mark) pairs, (eventId, entry) pairs;
+ *       per shard: "timestamp member timestamp member …" (one string).
  */
 export const SAVE_BATCH = `#!lua
 local nGroups, nShards = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -59,11 +66,12 @@ local ttl, obTtl, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local seenTtl, maxIds, seenKeyTtl = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local H = ${SAVE_HEADER}
 local first = 1 + nShards
-local versions, changed = {}, {}
+local expected, versions, changed = {}, {}, {}
+for n in string.gmatch(ARGV[H + 1], '%S+') do expected[#expected + 1] = tonumber(n) end
 for g = 1, nGroups do
   local v = tonumber(redis.call('HGET', KEYS[first + (g - 1) * 4 + 1], 'v') or '0')
   versions[g] = v
-  if v ~= tonumber(ARGV[H + g]) then changed[#changed + 1] = g end
+  if v ~= expected[g] then changed[#changed + 1] = g end
 end
 if #changed > 0 then return {0, changed} end
 if nGroups > 0 then
@@ -71,24 +79,21 @@ if nGroups > 0 then
   redis.call('HSET', KEYS[1], ARGV[9], ARGV[10])
   redis.call('PEXPIRE', KEYS[1], ARGV[11])
 end
--- unpack has a stack limit: long runs of values go in chunks.
-local function each(cmd, key, from, n, step, extra)
-  local j, last = from, from + n - 1
-  while j <= last do
-    local to = math.min(j + step - 1, last)
-    if extra then redis.call(cmd, key, extra, unpack(ARGV, j, to)) else redis.call(cmd, key, unpack(ARGV, j, to)) end
-    j = to + 1
-  end
-end
-local i = H + nGroups + 1
+local i = H + 2
 local newVersions = {}
 for g = 1, nGroups do
   local b = first + (g - 1) * 4
-  local nextSeq, newest, groupKey = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local nAdd, nEv = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
-  local nMark, nOb = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
-  i = i + 7
-  each('RPUSH', KEYS[b + 2], i, nAdd, 500)
+  local nextSeq, newest, nAdd, nEv, nMark, nOb = string.match(ARGV[i], '^(%S+) (%S+) (%d+) (%d+) (%d+) (%d+)$')
+  local groupKey = ARGV[i + 1]
+  nAdd, nEv, nMark, nOb = tonumber(nAdd), tonumber(nEv), tonumber(nMark), tonumber(nOb)
+  i = i + 2
+  -- unpack has a stack limit: long runs of values go in chunks.
+  local j, last = i, i + nAdd - 1
+  while j <= last do
+    local to = math.min(j + 499, last)
+    redis.call('RPUSH', KEYS[b + 2], unpack(ARGV, j, to))
+    j = to + 1
+  end
   i = i + nAdd
   -- Evicted events are the oldest, near the head: LREM from the head finds them quickly.
   for j = i, i + nEv - 1 do redis.call('LREM', KEYS[b + 2], 1, ARGV[j]) end
@@ -96,7 +101,7 @@ for g = 1, nGroups do
   local nv = versions[g] + 1
   newVersions[g] = nv
   local h = {'v', nv, 'n', nextSeq, 'k', groupKey}
-  if newest ~= '' then h[#h + 1] = 't'; h[#h + 1] = newest end
+  if newest ~= '-' then h[#h + 1] = 't'; h[#h + 1] = newest end
   for _ = 1, nMark do
     h[#h + 1] = 'p:' .. ARGV[i]
     h[#h + 1] = ARGV[i + 1]
@@ -126,9 +131,17 @@ end
 local dropped = {}
 for s = 1, nShards do
   local key = KEYS[1 + s]
-  local n = tonumber(ARGV[i])
-  each('ZADD', key, i + 1, n, 1000, 'GT')
-  i = i + 1 + n
+  local chunk = {}
+  for score, member in string.gmatch(ARGV[i], '(%S+) (%S+)') do
+    chunk[#chunk + 1] = score
+    chunk[#chunk + 1] = member
+    if #chunk == 1000 then
+      redis.call('ZADD', key, 'GT', unpack(chunk))
+      chunk = {}
+    end
+  end
+  if #chunk > 0 then redis.call('ZADD', key, 'GT', unpack(chunk)) end
+  i = i + 1
   local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
   if #top == 2 then
     -- Event times beyond processing time do not move the horizon (a bad clock must not expire every id).

@@ -36,6 +36,8 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** Fields worth storing (`engine.storedFields`); the rest of an event is dropped. */
   fields: ReadonlySet<string>;
+  /** The input topic, interned in the events' encoding: an event read from it stores no topic name. */
+  topic?: string;
   /** The engine's window: group keys live this long (plus slack) after their last write. */
   retentionMs: number;
   /** Added to the retention for key TTLs (processing time). Default 5 min. */
@@ -74,7 +76,7 @@ export interface RedisStoreStats {
 /** ioredis flattens array arguments one level: no spreading of batch-sized lists into a call. */
 type Args = Array<string | number>;
 interface ScriptCommands {
-  cwReadGroups(numKeys: number, keys: string[], outboxSince: number, versions: number[]): ChainableCommander;
+  cwReadGroups(numKeys: number, keys: string[], outboxSince: number, versions: string): ChainableCommander;
   cwSaveBatch(numKeys: number, keys: string[], args: Args): ChainableCommander;
 }
 
@@ -126,7 +128,7 @@ export class RedisStore implements StateStore {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 2000;
     this.now = opts.now ?? Date.now;
     this.cache = new GroupCache(Math.max(0, Math.floor(opts.cacheGroups ?? 10_000)));
-    this.schema = schemaFor(opts.fields);
+    this.schema = schemaFor(opts.fields, opts.topic);
     this.schemas.set(this.schema.id, this.schema);
 
     if (typeof opts.redis === "string") {
@@ -184,7 +186,7 @@ export class RedisStore implements StateStore {
       keys.push(k.meta, k.events, k.outbox, k.outboxIndex);
       versions.push(hit?.version ?? 0);
     }
-    if (unique.size > 0) cmd.cwReadGroups(keys.length, keys, outboxSince, versions);
+    if (unique.size > 0) cmd.cwReadGroups(keys.length, keys, outboxSince, versions.join(" "));
     for (const [shard, ms] of byShard) p.zmscore(seenShardKey(this.prefix, shard), ms);
     const replies = unique.size + byShard.size > 0 ? await this.exec(p) : [];
 
@@ -250,17 +252,14 @@ export class RedisStore implements StateStore {
       Math.max(this.keyTtlMs, this.outboxTtlMs),
     ];
     if (args.length !== SAVE_HEADER) throw new Error("SAVE_BATCH header out of step with the script");
-    for (const state of groups) args.push(state.version);
+    args.push(groups.map((g) => g.version).join(" "));
     const pending: Array<{ state: GroupState; added: Array<string | undefined> }> = [];
     for (const state of groups) {
       const k = groupKeys(this.prefix, state.key);
       keys.push(k.meta, k.events, k.outbox, k.outboxIndex);
       pending.push({ state, added: this.pushGroupArgs(args, state) });
     }
-    for (const pairs of seenShards.values()) {
-      args.push(pairs.length);
-      for (const v of pairs) args.push(v);
-    }
+    for (const pairs of seenShards.values()) args.push(pairs.join(" "));
     // Whatever happens next, these objects are the engine's work in progress, not Redis' copy.
     for (const { state } of pending) this.cache.drop(state.key);
     const p = this.redis.pipeline();
@@ -387,14 +386,10 @@ export class RedisStore implements StateStore {
       const o = state.outbox.get(id);
       if (o) outbox.push(id, encodeOutbox(o));
     }
+    const newest = Number.isFinite(state.newest) ? String(state.newest) : "-";
     args.push(
-      state.nextSeq,
-      Number.isFinite(state.newest) ? state.newest : "",
+      `${state.nextSeq} ${newest} ${adds.length} ${evicted.length} ${marks.length / 2} ${outbox.length / 2}`,
       state.key,
-      adds.length,
-      evicted.length,
-      marks.length / 2,
-      outbox.length / 2,
     );
     for (const a of adds) args.push(a);
     for (const e of evicted) args.push(e);
