@@ -119,6 +119,7 @@ export class StreamService {
       redis: this.redis,
       prefix: this.opts.config.redis.prefix,
       fields: engine.storedFields,
+      topic: this.opts.config.kafka.inputTopic,
       retentionMs: engine.retentionMs,
     });
   }

@@ -4,30 +4,36 @@ import type { EventSource, OutboxEntry, PatternMark, StoredEvent } from "../../e
 import { OUTCOMES, type ToolCallEvent } from "../../events/schema.js";
 
 /**
- * Compact encoding of stored events: a JSON array in a fixed order, no field names.
+ * Compact encoding of stored events: the values of a fixed list of fields, no names, separated by US
+ * (U+001F, the ASCII unit separator), which no plain text carries:
  *
- *   [seq, schemaId, source, event_id, timestamp, user_id, server, tool, method, outcome, ...extras]
+ *   schemaId US seq US timestamp US event_id US server US tool US call [US user_id] [US method]
+ *     US source… [US mask US …present values]
  *
- * - `source`: 0 (none) | [line] | [topic, partition, offset] (offset a number when it is one exactly).
- * - `user_id`: 0 when equal to the group's `user_id` value (grouping by user is the common case).
- * - `method`: 0 for the default "tools/call"; `outcome`: index into OUTCOMES.
- * - `extras`: values of the schema's paths, in schema order. Absent is `0` and trailing absent values
- *   are cut; a present value that is the number 0 is listed, when there is one, in one more trailing
- *   element `{"z":[indices]}` (the array then has exactly base + paths + 1 elements, so it is never
- *   mistaken for a value).
+ * - Integers (seq, timestamp, Kafka partition and offset) in base 36; any other number as a tagged
+ *   JSON value (a timestamp with a fraction of a millisecond).
+ * - `call` is empty for the common case: `user_id` the group's `user_id` value (grouping by user),
+ *   method "tools/call", outcome success. Otherwise it holds `u` (the user_id field follows), `m` (the
+ *   method field follows) and the outcome's index when not success, in that order.
+ * - `source`: one empty field (none), or `partition US offset US topic` with the topic empty when it
+ *   is the schema's (the input topic, interned), or a tagged JSON object (a replay line, or Kafka
+ *   coordinates outside the integer forms).
+ * - `mask`: which of the schema's paths are present, 5 paths per base-32 digit, lowest paths first; the
+ *   present values follow in path order. An event with none of the paths ends after its source.
+ * - Strings are written as they are. A field starting with RS (U+001E) is tagged: `RS u` + base64url
+ *   of a lowercase UUID's 16 bytes; `RS x` + [prefix `.`] + base64url of a trailing run of at least 16
+ *   lowercase hex digits (`sha256:<hex>` hashes, hex ids); otherwise `RS` + a JSON value (numbers,
+ *   booleans, null, objects, arrays, and strings that hold US, start with RS or have a lone surrogate,
+ *   which UTF-8 could not carry). So every string is told apart from every other value exactly.
  *
- * A schema is the sorted list of extra paths; its id is a short hash. Schemas are kept in a registry
- * (a Redis hash), so a pattern reload (new paths) never misreads events stored under the old schema.
+ * A schema is the list of extra paths (top-level paths first: most events carry a few of them, so
+ * their mask digit stays low) and the input topic when the store knows it; its id is a short hash. Schemas are kept in a registry (a Redis hash),
+ * so a pattern reload (new paths) never misreads events stored under the old schema.
  *
- * Sparse schemas (every schema `schemaFor` makes of at most MAX_SPARSE_PATHS paths) list only the
- * values present, after a bit mask of which paths they are, instead of a `0` per absent path (most
- * events have few of the paths a pattern set reads):
- *
- *   [...base, mask, ...present values]       (no mask and no values when none is present)
- *
- * A sparse schema's registry entry is `{"s":[paths]}` (a plain array for a positional one) and its id
- * hashes that marker too, so both kinds decode side by side. An older chainwatch cannot read sparse
- * schemas (its load fails on the registry entry): upgrade all instances of a deployment together.
+ * Earlier versions wrote JSON arrays (`[seq, schemaId, …]`) under `positional` and `sparse` schemas;
+ * those still decode (the registry entry tells the kinds apart: a plain array, `{"s":…}`, and
+ * `{"c":…, "t": topic}` for compact; the id hashes the entry). An older chainwatch cannot read compact schemas (its
+ * load fails on the registry entry): upgrade all instances of a deployment together.
  */
 
 export const BASE_FIELDS = [
@@ -40,105 +46,62 @@ export const BASE_FIELDS = [
   "outcome",
   "schema_version",
 ] as const;
-const BASE = 10;
 
-/** A mask of this many bits is still an exact integer (a JSON number). */
+/** A sparse mask of this many bits is still an exact integer (a JSON number). */
 export const MAX_SPARSE_PATHS = 52;
+
+/** `compact` is what is written; the JSON kinds of earlier versions are only read. */
+export type SchemaKind = "compact" | "sparse" | "positional";
 
 export interface Schema {
   id: string;
   paths: string[][];
   /** Dotted form, for storing. */
   dotted: string[];
-  /** Present values after a bit mask (else one element per path, `0` when absent). */
-  sparse: boolean;
+  kind: SchemaKind;
+  /** Interned: an event read from it stores an empty topic (compact only). */
+  topic?: string;
 }
 
-export function schemaFor(fields: Iterable<string>): Schema {
+export function schemaFor(fields: Iterable<string>, topic?: string): Schema {
   const base = new Set<string>(BASE_FIELDS);
-  const all = [...new Set(fields)].filter((f) => f.length > 0 && !base.has(f)).sort();
+  const all = [...new Set(fields)].filter((f) => f.length > 0 && !base.has(f));
   // A path under another kept path is covered by it ("arguments" keeps "arguments.to").
   const dotted = all.filter((p) => !all.some((q) => q !== p && p.startsWith(`${q}.`)));
-  return schemaOf(dotted, dotted.length <= MAX_SPARSE_PATHS);
+  dotted.sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0));
+  return schemaOf(dotted, "compact", topic);
 }
 
-export function schemaOf(dotted: string[], sparse = false): Schema {
-  const id = createHash("sha1").update(registryEntryOf(dotted, sparse)).digest("base64url").slice(0, 6);
-  return { id, dotted, paths: dotted.map((p) => p.split(".")), sparse };
+function depth(path: string): number {
+  return path.split(".").length;
 }
 
-function registryEntryOf(dotted: string[], sparse: boolean): string {
-  return JSON.stringify(sparse ? { s: dotted } : dotted);
+export function schemaOf(dotted: string[], kind: SchemaKind, topic?: string): Schema {
+  const schema: Schema = { id: "", dotted, paths: dotted.map((p) => p.split(".")), kind };
+  if (topic !== undefined && kind === "compact") schema.topic = topic;
+  schema.id = createHash("sha1").update(registryEntry(schema)).digest("base64url").slice(0, 6);
+  return schema;
 }
 
 /** The schema's entry in the registry (`<prefix>schemas`). */
 export function registryEntry(schema: Schema): string {
-  return registryEntryOf(schema.dotted, schema.sparse);
+  if (schema.kind === "positional") return JSON.stringify(schema.dotted);
+  return JSON.stringify(
+    schema.kind === "sparse" ? { s: schema.dotted } : { c: schema.dotted, t: schema.topic },
+  );
 }
 
 /** A schema from its registry entry; DecodeError when the entry is not one. */
 export function schemaFromRegistry(json: string): Schema {
   const v = JSON.parse(json) as unknown;
   const isPaths = (x: unknown): x is string[] => Array.isArray(x) && x.every((p) => typeof p === "string");
-  if (isPaths(v)) return schemaOf(v, false);
-  if (typeof v === "object" && v !== null && isPaths((v as { s?: unknown }).s)) {
-    const paths = (v as { s: string[] }).s;
-    if (paths.length <= MAX_SPARSE_PATHS) return schemaOf(paths, true);
+  if (isPaths(v)) return schemaOf(v, "positional");
+  if (typeof v === "object" && v !== null) {
+    const { s, c, t } = v as { s?: unknown; c?: unknown; t?: unknown };
+    if (isPaths(c) && (t === undefined || typeof t === "string")) return schemaOf(c, "compact", t);
+    if (isPaths(s) && s.length <= MAX_SPARSE_PATHS) return schemaOf(s, "sparse");
   }
   throw new DecodeError(`schema registry entry is not a list of paths: ${json.slice(0, 120)}`);
-}
-
-export function encodeEvent(
-  stored: StoredEvent,
-  schema: Schema,
-  groupValues: Record<string, string>,
-): string {
-  const e = stored.event;
-  const out: unknown[] = [
-    stored.seq,
-    schema.id,
-    encodeSource(stored.source),
-    e.event_id,
-    e.timestamp,
-    groupValues.user_id === e.user_id ? 0 : e.user_id,
-    e.server,
-    e.tool,
-    e.method === "tools/call" ? 0 : e.method,
-    Math.max(0, OUTCOMES.indexOf(e.outcome)),
-  ];
-  if (schema.sparse) return JSON.stringify(appendSparse(out, e, schema));
-  const zeros: number[] = [];
-  let last = BASE - 1;
-  for (let i = 0; i < schema.paths.length; i++) {
-    const v = read(e, schema.paths[i]!);
-    if (v === undefined) {
-      out.push(0);
-      continue;
-    }
-    if (v === 0) zeros.push(i);
-    out.push(v);
-    last = BASE + i;
-  }
-  if (zeros.length > 0) {
-    out.length = BASE + schema.paths.length;
-    out.push({ z: zeros });
-  } else {
-    out.length = last + 1;
-  }
-  return JSON.stringify(out);
-}
-
-function appendSparse(out: unknown[], e: ToolCallEvent, schema: Schema): unknown[] {
-  let mask = 0;
-  const values: unknown[] = [];
-  for (let i = 0; i < schema.paths.length; i++) {
-    const v = read(e, schema.paths[i]!);
-    if (v === undefined) continue;
-    mask += 2 ** i;
-    values.push(v);
-  }
-  if (mask > 0) out.push(mask, ...values);
-  return out;
 }
 
 export class DecodeError extends Error {
@@ -148,20 +111,242 @@ export class DecodeError extends Error {
   }
 }
 
-/** The raw array of a stored event, and its schema id (to find the schema before decoding). */
-export function parseStored(raw: string): unknown[] {
-  const a = JSON.parse(raw) as unknown;
-  if (!Array.isArray(a) || a.length < BASE || typeof a[1] !== "string") {
-    throw new DecodeError(`stored event is not an event array: ${raw.slice(0, 120)}`);
+const US = "\u001f";
+const RS = "\u001e";
+const DIGITS = "0123456789abcdefghijklmnopqrstuv";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const LONE_SURROGATE = /\p{Cs}/u;
+/** A shorter hex run saves too little for its tag. */
+const MIN_HEX = 16;
+/** Fields up to and including the first of the source. */
+const COMPACT_BASE = 8;
+
+export function encodeEvent(
+  stored: StoredEvent,
+  schema: Schema,
+  groupValues: Record<string, string>,
+): string {
+  if (schema.kind !== "compact") throw new Error(`${schema.kind} schemas are read, not written`);
+  const e = stored.event;
+  const outcome = OUTCOMES.indexOf(e.outcome);
+  const ownUser = e.user_id !== groupValues.user_id;
+  const ownMethod = e.method !== "tools/call";
+  const call = `${ownUser ? "u" : ""}${ownMethod ? "m" : ""}${outcome > 0 ? outcome : ""}`;
+  const out = [
+    schema.id,
+    int(stored.seq),
+    int(e.timestamp),
+    text(e.event_id),
+    text(e.server),
+    text(e.tool),
+    call,
+  ];
+  if (ownUser) out.push(text(e.user_id));
+  if (ownMethod) out.push(text(e.method));
+  encodeSource(stored.source, schema, out);
+  const mask = new Array<number>(Math.ceil(schema.paths.length / 5)).fill(0);
+  const values: string[] = [];
+  for (let i = 0; i < schema.paths.length; i++) {
+    const v = read(e, schema.paths[i]!);
+    if (v === undefined) continue;
+    mask[Math.floor(i / 5)]! |= 1 << (i % 5);
+    values.push(typeof v === "string" ? text(v) : RS + JSON.stringify(v));
   }
+  if (values.length > 0) {
+    while (mask[mask.length - 1] === 0) mask.pop();
+    out.push(mask.map((m) => DIGITS[m]).join(""), ...values);
+  }
+  return out.join(US);
+}
+
+function int(n: number): string {
+  return Number.isSafeInteger(n) && n >= 0 ? n.toString(36) : RS + JSON.stringify(n);
+}
+
+function text(s: string): string {
+  if (UUID.test(s)) return `${RS}u${Buffer.from(s.replaceAll("-", ""), "hex").toString("base64url")}`;
+  let start = s.length;
+  while (start > 0 && isHex(s.charCodeAt(start - 1))) start--;
+  if ((s.length - start) % 2 === 1) start++;
+  if (s.length - start >= MIN_HEX && plain(s.slice(0, start))) {
+    const bytes = Buffer.from(s.slice(start), "hex").toString("base64url");
+    return start === 0 ? `${RS}x${bytes}` : `${RS}x${s.slice(0, start)}.${bytes}`;
+  }
+  return plain(s) && !s.startsWith(RS) ? s : RS + JSON.stringify(s);
+}
+
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
+}
+
+function plain(s: string): boolean {
+  return !s.includes(US) && !LONE_SURROGATE.test(s);
+}
+
+function encodeSource(s: EventSource | undefined, schema: Schema, out: string[]): void {
+  if (!s) out.push("");
+  else if ("line" in s || !Number.isSafeInteger(s.partition) || s.partition < 0) {
+    out.push(RS + JSON.stringify("line" in s ? { line: s.line } : s));
+  } else {
+    const n = Number(s.offset);
+    const canonical = Number.isSafeInteger(n) && n >= 0 && String(n) === s.offset;
+    const offset = canonical ? n.toString(36) : RS + JSON.stringify(s.offset);
+    const topic = s.topic === schema.topic ? "" : s.topic === "" ? `${RS}""` : text(s.topic);
+    out.push(s.partition.toString(36), offset, topic);
+  }
+}
+
+/** The raw fields of a stored event, and its schema id (to find the schema before decoding). */
+export function parseStored(raw: string): unknown[] {
+  if (raw.startsWith("[")) {
+    const a = JSON.parse(raw) as unknown;
+    if (!Array.isArray(a) || a.length < JSON_BASE || typeof a[1] !== "string") {
+      throw new DecodeError(`stored event is not an event array: ${raw.slice(0, 120)}`);
+    }
+    return a;
+  }
+  const a = raw.split(US);
+  if (a.length < COMPACT_BASE) throw new DecodeError(`stored event has too few fields: ${show(raw)}`);
   return a;
 }
 
 export function schemaIdOf(a: unknown[]): string {
-  return a[1] as string;
+  return (typeof a[0] === "string" ? a[0] : a[1]) as string;
 }
 
 export function decodeEvent(a: unknown[], schema: Schema, groupValues: Record<string, string>): StoredEvent {
+  const compact = typeof a[0] === "string";
+  if (compact !== (schema.kind === "compact")) {
+    throw new DecodeError(`stored event does not have the form of its ${schema.kind} schema ${schema.id}`);
+  }
+  return compact ? decodeCompact(a as string[], schema, groupValues) : decodeJson(a, schema, groupValues);
+}
+
+function decodeCompact(a: string[], schema: Schema, groupValues: Record<string, string>): StoredEvent {
+  let i = 1;
+  const next = (): string => {
+    if (i >= a.length) throw new DecodeError(`stored event ends early: ${show(a.join(US))}`);
+    return a[i++]!;
+  };
+  const seq = unInt(next());
+  const timestamp = unInt(next());
+  const eventId = unText(next());
+  const server = unText(next());
+  const tool = unText(next());
+  const call = /^(u?)(m?)([12]?)$/.exec(next()) ?? badField(a[i - 1]!);
+  const event: ToolCallEvent = {
+    event_id: eventId,
+    timestamp,
+    user_id: call[1] ? unText(next()) : (groupValues.user_id ?? ""),
+    server,
+    tool,
+    method: call[2] ? unText(next()) : "tools/call",
+    outcome: OUTCOMES[Number(call[3])]!,
+    schema_version: 1,
+  };
+  const stored: StoredEvent = { seq, event };
+  const source = next();
+  if (source.startsWith(RS)) stored.source = unSource(json(source.slice(1)));
+  else if (source !== "") {
+    const partition = unInt(source);
+    const offset = next();
+    const t = next();
+    const topic = t !== "" ? unText(t) : (schema.topic ?? badField(t));
+    stored.source = {
+      topic,
+      partition,
+      offset: offset.startsWith(RS) ? unText(offset) : String(unInt(offset)),
+    };
+  }
+  if (i === a.length) return stored;
+  const mask = next();
+  if (mask === "") badField(mask);
+  for (let d = 0; d < mask.length; d++) {
+    const bits = DIGITS.indexOf(mask[d]!);
+    if (bits <= 0 && (bits < 0 || d === mask.length - 1)) badField(mask);
+    for (let b = 0; b < 5; b++) {
+      if ((bits & (1 << b)) === 0) continue;
+      const path = schema.paths[d * 5 + b];
+      if (!path) badField(mask);
+      write(event, path, unValue(next()));
+    }
+  }
+  if (i !== a.length)
+    throw new DecodeError(`stored event has values its mask does not list: ${show(a.join(US))}`);
+  return stored;
+}
+
+function unInt(f: string): number {
+  if (f.startsWith(RS)) {
+    const n = json(f.slice(1));
+    if (typeof n === "number") return n;
+  } else if (/^[0-9a-z]+$/.test(f)) return Number.parseInt(f, 36);
+  return badField(f);
+}
+
+function unText(f: string): string {
+  const v = unValue(f);
+  return typeof v === "string" ? v : badField(f);
+}
+
+function unValue(f: string): unknown {
+  if (!f.startsWith(RS)) return f;
+  if (f[1] === "u") {
+    const h = hexOf(f.slice(2));
+    if (h.length !== 32) badField(f);
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+  if (f[1] === "x") {
+    const dot = f.lastIndexOf(".");
+    const h = hexOf(f.slice(dot < 0 ? 2 : dot + 1));
+    if (h.length < MIN_HEX) badField(f);
+    return dot < 0 ? h : f.slice(2, dot) + h;
+  }
+  return json(f.slice(1));
+}
+
+function hexOf(b64: string): string {
+  return /^[\w-]*$/.test(b64) ? Buffer.from(b64, "base64url").toString("hex") : "";
+}
+
+function unSource(v: unknown): EventSource {
+  if (typeof v === "object" && v !== null) {
+    const s = v as Record<string, unknown>;
+    if (typeof s.line === "number") return { line: s.line };
+    if (typeof s.topic === "string" && typeof s.partition === "number" && typeof s.offset === "string") {
+      return { topic: s.topic, partition: s.partition, offset: s.offset };
+    }
+  }
+  return badField(JSON.stringify(v));
+}
+
+function json(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return badField(s);
+  }
+}
+
+function badField(f: string): never {
+  throw new DecodeError(`stored event has a malformed field: ${show(f)}`);
+}
+
+function show(s: string): string {
+  return JSON.stringify(s.slice(0, 120));
+}
+
+/**
+ * JSON arrays of earlier versions:
+ *   [seq, schemaId, source, event_id, timestamp, user_id, server, tool, method, outcome, ...extras]
+ * `source` 0 | [line] | [topic, partition, offset]; `user_id` and `method` 0 for the default;
+ * `outcome` an index. Extras: `sparse` has a bit mask of the present paths and then their values (none
+ * of either when none is present); `positional` one value per path, `0` for absent, trailing absent
+ * values cut, a real numeric 0 listed in one more trailing `{"z":[indices]}` element.
+ */
+const JSON_BASE = 10;
+
+function decodeJson(a: unknown[], schema: Schema, groupValues: Record<string, string>): StoredEvent {
   const event: ToolCallEvent = {
     event_id: a[3] as string,
     timestamp: a[4] as number,
@@ -172,7 +357,7 @@ export function decodeEvent(a: unknown[], schema: Schema, groupValues: Record<st
     outcome: OUTCOMES[a[9] as number] ?? "success",
     schema_version: 1,
   };
-  if (schema.sparse) decodeSparse(a, schema, event);
+  if (schema.kind === "sparse") decodeSparse(a, schema, event);
   else decodePositional(a, schema, event);
   const stored: StoredEvent = { seq: a[0] as number, event };
   const source = decodeSource(a[2]);
@@ -181,8 +366,8 @@ export function decodeEvent(a: unknown[], schema: Schema, groupValues: Record<st
 }
 
 function decodeSparse(a: unknown[], schema: Schema, event: ToolCallEvent): void {
-  if (a.length === BASE) return;
-  const head = a[BASE];
+  if (a.length === JSON_BASE) return;
+  const head = a[JSON_BASE];
   if (
     typeof head !== "number" ||
     !Number.isSafeInteger(head) ||
@@ -192,7 +377,7 @@ function decodeSparse(a: unknown[], schema: Schema, event: ToolCallEvent): void 
     throw new DecodeError(`stored event has no valid path mask: ${JSON.stringify(a).slice(0, 120)}`);
   }
   let mask = head;
-  let next = BASE + 1;
+  let next = JSON_BASE + 1;
   for (let i = 0; mask > 0; i++, mask = Math.floor(mask / 2)) {
     if (mask % 2 === 0) continue;
     if (next >= a.length)
@@ -207,15 +392,17 @@ function decodeSparse(a: unknown[], schema: Schema, event: ToolCallEvent): void 
 
 function decodePositional(a: unknown[], schema: Schema, event: ToolCallEvent): void {
   const n = schema.paths.length;
-  const zerosAt = a.length === BASE + n + 1 ? new Set((a[BASE + n] as { z: number[] }).z) : undefined;
-  for (let i = 0; i < n && BASE + i < a.length; i++) {
-    const v = a[BASE + i];
+  const zerosAt =
+    a.length === JSON_BASE + n + 1 ? new Set((a[JSON_BASE + n] as { z: number[] }).z) : undefined;
+  for (let i = 0; i < n && JSON_BASE + i < a.length; i++) {
+    const v = a[JSON_BASE + i];
     if (v === 0 && !zerosAt?.has(i)) continue;
     write(event, schema.paths[i]!, v);
   }
 }
 
-function encodeSource(s: EventSource | undefined): unknown {
+/** Sources in outbox entries (and in stored events of earlier versions). */
+function encodeJsonSource(s: EventSource | undefined): unknown {
   if (!s) return 0;
   if ("line" in s) return [s.line];
   const n = Number(s.offset);
@@ -273,7 +460,7 @@ export function decodeMark(raw: string): PatternMark {
  * alert and read back only on re-delivery, so the CPU is spent rarely.
  */
 export function encodeOutbox(o: OutboxEntry): string {
-  const json = JSON.stringify(o.source ? [o.alerts, encodeSource(o.source)] : [o.alerts]);
+  const json = JSON.stringify(o.source ? [o.alerts, encodeJsonSource(o.source)] : [o.alerts]);
   return `z${deflateRawSync(json).toString("base64")}`;
 }
 
