@@ -50,6 +50,8 @@ export class Detector implements Engine {
   readonly searchStats = { aborted: 0 };
   private readonly runtimes = new Map<string, GroupingRuntime>();
   private readonly groupingList: Grouping[] = [];
+  private lastGroupingId: string | undefined;
+  private lastRuntime: GroupingRuntime | undefined;
   private readonly classifier: Classifier;
   private readonly maxEvents: number;
   private readonly now: () => number;
@@ -98,8 +100,14 @@ export class Detector implements Engine {
   }
 
   groupsOf(event: ToolCallEvent): GroupRef[] {
+    const list = this.groupingList;
+    if (list.length === 1) {
+      // The usual single grouping: an array of exactly the one ref (no room for more reserved).
+      const ref = list[0]!.refOf(event);
+      return ref ? [ref] : [];
+    }
     const refs: GroupRef[] = [];
-    for (const g of this.groupingList) {
+    for (const g of list) {
       const ref = g.refOf(event);
       if (ref) refs.push(ref);
     }
@@ -107,14 +115,15 @@ export class Detector implements Engine {
   }
 
   onEvent(state: GroupState, event: ToolCallEvent, source?: EventSource): EventOutcome {
-    const rt = this.runtimes.get(state.groupingId);
+    const rt = this.runtimeOf(state.groupingId);
     const index = rt ? this.indexFor(state, rt) : undefined;
     const id = event.event_id;
     const ts = event.timestamp;
-    // A group holds an event only at a timestamp it has seen: in-order events skip the lookup.
+    // A group holds an event (or its outbox entry) only at a timestamp it has seen: in-order events
+    // skip both lookups.
     if (
-      (state.outbox.size > 0 && state.outbox.has(id)) ||
-      (ts <= state.newest && holdsEvent(state.events, id, ts))
+      ts <= state.newest &&
+      ((state.outbox.size > 0 && state.outbox.has(id)) || holdsEvent(state.events, id, ts))
     )
       return NOTHING;
     if (ts < state.newest - this.retentionMs) return { status: "too_late", alerts: [], evicted: 0 };
@@ -135,9 +144,9 @@ export class Detector implements Engine {
     }
     const evicted = this.trim(state, index);
     index.markSynced(state);
-    // Removal cuts a prefix: the new event is still stored unless it sorts before the first kept one.
-    const first = state.events[0];
-    if (!stored || !first || compareStored(stored, first) < 0)
+    // Removal cuts a prefix: the new event is still stored unless it sorts before the first kept one
+    // (never when it went last: it is within the window, and the bound keeps at least one event).
+    if (!stored || (!inOrder && (state.events.length === 0 || compareStored(stored, state.events[0]!) < 0)))
       return evicted ? { status: "ok", alerts: [], evicted } : NOTHING;
 
     const alerts = this.search(state, rt, index, stored, hits);
@@ -261,6 +270,15 @@ export class Detector implements Engine {
       alerts.push(alert);
     }
     return alerts ?? NO_ALERTS;
+  }
+
+  /** The runtime of a grouping; the last one asked is kept (a batch mostly asks the same). */
+  private runtimeOf(groupingId: string): GroupingRuntime | undefined {
+    if (groupingId === this.lastGroupingId) return this.lastRuntime;
+    const rt = this.runtimes.get(groupingId);
+    this.lastGroupingId = groupingId;
+    this.lastRuntime = rt;
+    return rt;
   }
 
   private indexFor(state: GroupState, rt: GroupingRuntime): GroupIndex {

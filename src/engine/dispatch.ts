@@ -83,13 +83,19 @@ export interface Candidate {
 interface MemoGroup {
   paths: string[][];
   slots: Slot[];
-  /** Value tuple → answer per slot of the group; undefined once the values proved too many. */
-  memo: Map<string, Uint8Array> | undefined;
+  /** Value tuple (one map level per path) → answer per slot; undefined once too many tuples. */
+  memo: MemoLevel | undefined;
+  /** Value tuples remembered. */
+  size: number;
+  /** Scratch: this event's values of `paths`. */
+  values: unknown[];
   /** This event's answers (set at the start of each evaluation). */
   current: Uint8Array;
   /** Scratch for answers computed directly (non-scalar values, or no memo). */
   direct: Uint8Array;
 }
+
+type MemoLevel = Map<unknown, unknown>;
 
 /** Most value tuples remembered per group; beyond it the group is evaluated directly for good. */
 const MAX_MEMO = 256;
@@ -168,6 +174,8 @@ export class Dispatcher {
             paths: read.map(compilePath),
             slots: [],
             memo: new Map(),
+            size: 0,
+            values: [],
             current: EMPTY_ANSWERS,
             direct: EMPTY_ANSWERS,
           };
@@ -226,38 +234,54 @@ const EMPTY_ANSWERS = new Uint8Array(0);
 /** Sets `group.current` to this event's answers: remembered for its value tuple, else evaluated. */
 function answer(group: MemoGroup, event: ToolCallEvent, categories: ReadonlySet<string>): void {
   const memo = group.memo;
-  let key: string | undefined;
   if (memo) {
-    key = "";
     const paths = group.paths;
-    for (let i = 0; i < paths.length; i++) {
+    const values = group.values;
+    let scalar = true;
+    for (let i = 0; i < paths.length && scalar; i++) {
       const v = readPath(event, paths[i]!);
-      const t = typeof v;
-      if (t === "string") key += `s${(v as string).length}:${v as string}`;
-      else if (t === "number" || t === "boolean") key += `${t === "number" ? "n" : "b"}${String(v)};`;
-      else if (v === undefined) key += "u;";
-      else if (v === null) key += "z;";
-      else {
-        key = undefined; // an object or array: not worth a key
-        break;
-      }
+      values[i] = v;
+      scalar = typeof v !== "object" || v === null; // an object or array: not worth remembering
     }
-    if (key !== undefined) {
-      const known = memo.get(key);
-      if (known) {
+    if (scalar) {
+      // One map level per path, keyed by the value itself (Map keys tell 1, "1" and true apart): a
+      // lookup builds no key string. The last level holds the answers.
+      const last = paths.length - 1;
+      let level = memo;
+      for (let i = 0; i < last; i++) {
+        let next = level.get(values[i]) as MemoLevel | undefined;
+        if (next === undefined) {
+          next = new Map();
+          level.set(values[i], next);
+        }
+        level = next;
+      }
+      const known = level.get(values[last]) as Uint8Array | undefined;
+      if (known !== undefined) {
         group.current = known;
         return;
       }
+      if (group.size < MAX_MEMO) {
+        group.size++;
+        level.set(values[last], evaluateAll(group, event, categories, new Uint8Array(group.slots.length)));
+        return;
+      }
+      group.memo = undefined;
     }
   }
+  evaluateAll(group, event, categories, group.direct);
+}
+
+function evaluateAll(
+  group: MemoGroup,
+  event: ToolCallEvent,
+  categories: ReadonlySet<string>,
+  out: Uint8Array,
+): Uint8Array {
   const slots = group.slots;
-  const out = key !== undefined ? new Uint8Array(slots.length) : group.direct;
   for (let i = 0; i < slots.length; i++) out[i] = slots[i]!.where.test(event, categories) ? 1 : 0;
   group.current = out;
-  if (key !== undefined && memo) {
-    if (memo.size >= MAX_MEMO) group.memo = undefined;
-    else memo.set(key, out);
-  }
+  return out;
 }
 
 const NO_HITS: readonly number[] = Object.freeze([]);

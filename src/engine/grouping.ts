@@ -11,6 +11,11 @@ export class Grouping {
   private readonly paths: string[][];
   private readonly isUser: boolean;
   private readonly prefix: string;
+  /**
+   * The user grouping's refs by user id, reused while they last: no key string or objects per event,
+   * and the one key string per group keeps its hash for every map the batch looks it up in.
+   */
+  private readonly userRefs = new Map<string, GroupRef>();
 
   constructor(
     readonly id: string,
@@ -26,7 +31,13 @@ export class Grouping {
     if (this.isUser) {
       const id = event.user_id;
       if (typeof id !== "string") return undefined;
-      return { key: `u:${id}`, groupingId: this.id, values: { user_id: id } };
+      let ref = this.userRefs.get(id);
+      if (ref === undefined) {
+        if (this.userRefs.size >= MAX_USER_REFS) this.userRefs.clear();
+        ref = Object.freeze({ key: `u:${id}`, groupingId: this.id, values: Object.freeze({ user_id: id }) });
+        this.userRefs.set(id, ref);
+      }
+      return ref;
     }
     const values: Record<string, string> = {};
     let key = this.prefix;
@@ -39,6 +50,9 @@ export class Grouping {
     return { key, groupingId: this.id, values };
   }
 }
+
+/** Most user refs kept; past it the cache starts over (bounded memory under a flood of user ids). */
+const MAX_USER_REFS = 100_000;
 
 function scalarString(v: unknown): string | undefined {
   if (typeof v === "string") return v;

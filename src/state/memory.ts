@@ -110,9 +110,8 @@ export class MemoryStore implements StateStore {
         this.groups.set(state.key, state);
         this.touch(state);
       }
-      if (state.outbox.size > this.maxOutboxPerGroup) trimOutbox(state, this.maxOutboxPerGroup);
       state.version++;
-      resetChanges(state);
+      resetChanges(state, this.maxOutboxPerGroup);
       if (state.newest > this.newest) this.newest = state.newest;
     }
     for (const { id, timestamp } of batch.seen) {
@@ -206,13 +205,19 @@ export class MemoryStore implements StateStore {
   }
 }
 
-/** Acknowledges what changed; only the parts that changed get a fresh container (no garbage per group). */
-function resetChanges(state: GroupState): void {
+/**
+ * Acknowledges what changed; only the parts that changed get a fresh container (no garbage per group).
+ * The outbox only grows with entries listed in `changes.outbox`: it is only looked at then.
+ */
+function resetChanges(state: GroupState, maxOutbox: number): void {
   const c = state.changes;
   if (c.added.length > 0) c.added = [];
   if (c.evicted.length > 0) c.evicted = [];
   if (c.marks.size > 0) c.marks = new Set();
-  if (c.outbox.length > 0) c.outbox = [];
+  if (c.outbox.length > 0) {
+    c.outbox = [];
+    if (state.outbox.size > maxOutbox) trimOutbox(state, maxOutbox);
+  }
 }
 
 function trimOutbox(state: GroupState, max: number): void {
