@@ -63,8 +63,10 @@ const MAX_BACKOFF_MS = 5_000;
  * OpenTelemetry's batch processors do: what is queued keeps its order and completeness).
  */
 export class Delivery {
-  private queue: EmittedEvent[] = [];
-  private inFlight: EmittedEvent[] | undefined;
+  // Serialised when pushed: the cost is spread over the calls rather than paid per batch, in one go,
+  // by whichever call arrives while a batch is sent; and a string is smaller than the event object.
+  private queue: OutMessage[] = [];
+  private inFlight: OutMessage[] | undefined;
   private timer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private closed = false;
@@ -88,7 +90,7 @@ export class Delivery {
       this.drop(1, this.closed ? "closed" : "queue_full");
       return;
     }
-    this.queue.push(event);
+    this.queue.push({ topic: this.opts.topic, key: event.user_id, value: JSON.stringify(event) });
     if (this.loop) return;
     if (this.queue.length >= this.opts.batchSize) this.start();
     else this.timer ??= setTimeout(() => this.start(), this.opts.lingerMs);
@@ -169,7 +171,7 @@ export class Delivery {
       this.inFlight ??= this.queue.splice(0, this.opts.batchSize);
       const batch = this.inFlight;
       try {
-        await this.opts.producer.send(batch.map((e) => this.toMessage(e)));
+        await this.opts.producer.send(batch);
         if (this.inFlight !== batch) continue; // close() gave up on it meanwhile
         this.inFlight = undefined;
         this.counts.sent += batch.length;
@@ -189,10 +191,6 @@ export class Delivery {
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
     } while (!this.giveUp && (this.inFlight || this.queue.length >= this.opts.batchSize || this.mustDrain()));
-  }
-
-  private toMessage(e: EmittedEvent): OutMessage {
-    return { topic: this.opts.topic, key: e.user_id, value: JSON.stringify(e) };
   }
 
   private settleIdle(): void {

@@ -2,7 +2,7 @@ import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type Logger, pino } from "pino";
 import type { Outcome } from "../events/index.js";
-import { EmitterKafkaProducer } from "../stream/kafkajs/lazy-producer.js";
+import { ThreadedKafkaProducer } from "../stream/kafkajs/threaded-producer.js";
 import { Delivery, type DeliveryStats } from "./delivery.js";
 import { buildEvent, isObject, resultText } from "./event.js";
 import {
@@ -87,7 +87,7 @@ export function instrumentMcpServer(
   const env = process.env;
   const producer =
     options.producer ??
-    new EmitterKafkaProducer({
+    new ThreadedKafkaProducer({
       brokers:
         options.brokers ?? (env.CHAINWATCH_KAFKA_BROKERS ?? "127.0.0.1:9092").split(",").map((b) => b.trim()),
       clientId: options.clientId ?? "chainwatch-emitter",

@@ -1,12 +1,11 @@
 import { createServer } from "node:net";
-import { Writable } from "node:stream";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { instrumentMcpServer } from "../../src/emitter/index.js";
+import { capturingLogger } from "./capture-log.js";
 
 /** A port nothing listens on: bound by us, then released. */
 async function closedPort(): Promise<number> {
@@ -15,17 +14,6 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-function capturingLogger() {
-  const lines: Array<{ level: number; msg: string }> = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: "warn" }, stream), lines };
 }
 
 describe("with the broker unreachable", () => {

@@ -5,7 +5,8 @@ import type { OutMessage, Producer } from "../port.js";
 export interface EmitterKafkaOptions {
   brokers: string[];
   clientId: string;
-  logger: Logger;
+  /** Where kafkajs's warnings and errors go (a pino logger, or what forwards them from a worker). */
+  logger: Pick<Logger, "warn" | "error">;
 }
 
 /**
