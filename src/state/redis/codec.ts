@@ -431,17 +431,18 @@ function write(e: ToolCallEvent, keys: readonly string[], value: unknown): void 
     let next = Object.hasOwn(o, k) ? o[k] : undefined;
     if (typeof next !== "object" || next === null) {
       next = {};
-      Object.defineProperty(o, k, { value: next, enumerable: true, writable: true, configurable: true });
+      put(o, k, next);
     }
     o = next as Record<string, unknown>;
   }
-  // defineProperty, not assignment: a stored key named "__proto__" stays a plain own property.
-  Object.defineProperty(o, keys[keys.length - 1]!, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
+  put(o, keys[keys.length - 1]!, value);
+}
+
+function put(o: Record<string, unknown>, key: string, value: unknown): void {
+  // "__proto__" is the one accessor objects inherit: assigning it would set the prototype instead of
+  // making the plain own property the event had.
+  if (key !== "__proto__") o[key] = value;
+  else Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Marks: "consumed|lastAlert" with lastAlert empty for null. */
