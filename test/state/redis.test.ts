@@ -223,6 +223,27 @@ describe("RedisStore specifics", () => {
       expect(again.events.map((e) => e.event.timestamp)).toEqual([T0, T0 + 1]);
     });
 
+    it("reads a cached group again, in a second round trip, when another writer moved its version", async () => {
+      const p = `${uniqueName("cwtest")}:`;
+      const a = open({}, p);
+      const b = open({ cacheGroups: 0 }, p);
+      const [r, q] = [ref("stale"), ref("fresh")];
+      const first = await a.load([r, q], []);
+      add(first.groups.get(r.key)!, event("stale", T0));
+      add(first.groups.get(q.key)!, event("fresh", T0));
+      await a.save({ groups: [...first.groups.values()], seen: [] });
+
+      const sb = (await b.load([r], [])).groups.get(r.key)!;
+      add(sb, event("stale", T0 + 1));
+      await b.save({ groups: [sb], seen: [] });
+      const trips = a.roundTrips;
+      const again = await a.load([r, q], []);
+      expect(a.roundTrips - trips).toBe(2);
+      expect(again.groups.get(q.key)).toBe(first.groups.get(q.key)); // still current: reused
+      expect(again.groups.get(r.key)).not.toBe(first.groups.get(r.key));
+      expect(again.groups.get(r.key)!.events.map((e) => e.event.timestamp)).toEqual([T0, T0 + 1]);
+    });
+
     it("gives overlapping batches of one store their own objects, so the later save conflicts", async () => {
       const s = open();
       const r = ref("overlap");

@@ -16,29 +16,29 @@
  * client's cost is per argument (each one framed and measured separately), and Lua splits them cheaply.
  */
 
+/** KEYS: groups' meta hashes. Returns their versions (0 = no such group). */
+export const READ_VERSIONS = `#!lua flags=no-writes
+local out = {}
+for g = 1, #KEYS do out[g] = tonumber(redis.call('HGET', KEYS[g], 'v') or '0') end
+return out
+`;
+
 /**
- * KEYS: four per group. ARGV[1] outboxSince (ms), ARGV[2] the versions of the caller's cached copies,
- * space-separated, in group order (0 = none). Returns per group {version} when the cached copy is current, else
+ * KEYS: four per group. ARGV[1] outboxSince (ms). Returns per group
  * {version, metaFlat, events, outboxIds, outboxValues}.
  */
 export const READ_GROUPS = `#!lua flags=no-writes
 local out = {}
 local since = ARGV[1]
-local known = {}
-for n in string.gmatch(ARGV[2], '%S+') do known[#known + 1] = tonumber(n) end
 for g = 1, #KEYS / 4 do
   local b = (g - 1) * 4
   local v = tonumber(redis.call('HGET', KEYS[b + 1], 'v') or '0')
-  if v > 0 and v == known[g] then
-    out[g] = {v}
-  else
-    local meta = redis.call('HGETALL', KEYS[b + 1])
-    local events = redis.call('LRANGE', KEYS[b + 2], 0, -1)
-    local ids = redis.call('ZRANGE', KEYS[b + 4], since, '+inf', 'BYSCORE')
-    local values = {}
-    for i = 1, #ids do values[i] = redis.call('HGET', KEYS[b + 3], ids[i]) or '' end
-    out[g] = {v, meta, events, ids, values}
-  end
+  local meta = redis.call('HGETALL', KEYS[b + 1])
+  local events = redis.call('LRANGE', KEYS[b + 2], 0, -1)
+  local ids = redis.call('ZRANGE', KEYS[b + 4], since, '+inf', 'BYSCORE')
+  local values = {}
+  for i = 1, #ids do values[i] = redis.call('HGET', KEYS[b + 3], ids[i]) or '' end
+  out[g] = {v, meta, events, ids, values}
 end
 return out
 `;

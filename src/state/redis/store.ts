@@ -1,6 +1,6 @@
 import type { ChainableCommander } from "ioredis";
 import { Redis } from "ioredis";
-import { emptyChanges, type GroupState, newGroupState, type StoredEvent } from "../../engine/group-state.js";
+import { type GroupState, newGroupState, type StoredEvent } from "../../engine/group-state.js";
 import {
   type GroupRef,
   type LoadedBatch,
@@ -27,7 +27,7 @@ import {
 } from "./codec.js";
 import { toStateError, waitReady } from "./connection.js";
 import { groupKeys, schemaRegistryKey, seenMember, seenShardKey, seenShardOf } from "./keys.js";
-import { READ_GROUPS, SAVE_BATCH, SAVE_HEADER } from "./scripts.js";
+import { READ_GROUPS, READ_VERSIONS, SAVE_BATCH, SAVE_HEADER } from "./scripts.js";
 
 export interface RedisStoreOptions {
   /** A client (not closed by `close`) or a URL (the store creates a fail-fast client and owns it). */
@@ -76,11 +76,11 @@ export interface RedisStoreStats {
 /** ioredis flattens array arguments one level: no spreading of batch-sized lists into a call. */
 type Args = Array<string | number>;
 interface ScriptCommands {
-  cwReadGroups(numKeys: number, keys: string[], outboxSince: number, versions: string): ChainableCommander;
+  cwReadVersions(numKeys: number, keys: string[]): ChainableCommander;
+  cwReadGroups(numKeys: number, keys: string[], outboxSince: number): ChainableCommander;
   cwSaveBatch(numKeys: number, keys: string[], args: Args): ChainableCommander;
 }
 
-type ReadReply = [number, string[], string[], string[], string[]] | [number];
 type FullReply = [number, string[], string[], string[], string[]];
 type ParsedGroup = { ref: GroupRef; reply: FullReply; events: unknown[][] };
 
@@ -153,6 +153,7 @@ export class RedisStore implements StateStore {
       });
     }
     // Variable key counts: the caller passes the count first.
+    this.redis.defineCommand("cwReadVersions", { lua: READ_VERSIONS, readOnly: true });
     this.redis.defineCommand("cwReadGroups", { lua: READ_GROUPS, readOnly: true });
     this.redis.defineCommand("cwSaveBatch", { lua: SAVE_BATCH });
   }
@@ -173,49 +174,36 @@ export class RedisStore implements StateStore {
     const members = ids.map(seenMember);
     const byShard = this.byShard(members);
 
+    // Cached groups are only checked (their version); the others are read whole.
+    const hits: GroupState[] = [];
+    const misses: GroupRef[] = [];
+    for (const ref of unique.values()) {
+      const hit = this.cache.checkout(ref.key);
+      if (hit) hits.push(hit);
+      else misses.push(ref);
+    }
     const p = this.redis.pipeline();
     const cmd = p as unknown as ScriptCommands;
-    const outboxSince = this.now() - this.outboxTtlMs;
-    const cached = new Map<string, GroupState>();
-    const keys: string[] = [];
-    const versions: number[] = [];
-    for (const ref of unique.values()) {
-      const k = groupKeys(this.prefix, ref.key);
-      const hit = this.cache.checkout(ref.key);
-      if (hit) cached.set(ref.key, hit);
-      keys.push(k.meta, k.events, k.outbox, k.outboxIndex);
-      versions.push(hit?.version ?? 0);
+    if (hits.length > 0) {
+      const metas = hits.map((s) => groupKeys(this.prefix, s.key).meta);
+      cmd.cwReadVersions(metas.length, metas);
     }
-    if (unique.size > 0) cmd.cwReadGroups(keys.length, keys, outboxSince, versions.join(" "));
+    if (misses.length > 0) this.readGroups(cmd, misses);
     for (const [shard, ms] of byShard) p.zmscore(seenShardKey(this.prefix, shard), ms);
-    const replies = unique.size + byShard.size > 0 ? await this.exec(p) : [];
+    const replies = hits.length + misses.length + byShard.size > 0 ? await this.exec(p) : [];
 
-    let i = unique.size > 0 ? 1 : 0;
-    const groupReplies = (unique.size > 0 ? replies[0] : []) as ReadReply[];
-    let g = 0;
-    const parsed: ParsedGroup[] = [];
+    let i = 0;
     const current = new Map<string, GroupState>();
-    const unknownSchemas = new Set<string>();
-    for (const ref of unique.values()) {
-      const reply = groupReplies[g++]!;
-      if (reply.length === 1) {
-        current.set(ref.key, cached.get(ref.key)!);
-        continue;
-      }
-      const events = reply[2].map((r) => {
-        const a = parseStored(r);
-        this.raw.set(a, r);
-        if (!this.schemas.has(schemaIdOf(a))) unknownSchemas.add(schemaIdOf(a));
-        return a;
+    // Another instance wrote these since we cached them (a rebalance): one more round trip, rarely.
+    const stale: GroupRef[] = [];
+    if (hits.length > 0) {
+      const versions = replies[i++] as number[];
+      hits.forEach((s, j) => {
+        if (versions[j] === s.version && s.version > 0) current.set(s.key, s);
+        else stale.push(unique.get(s.key)!);
       });
-      parsed.push({ ref, reply, events });
     }
-    // Events stored under another field set (patterns changed): one more round trip, rarely.
-    if (unknownSchemas.size > 0) await this.fetchSchemas([...unknownSchemas]);
-    for (const g of parsed) current.set(g.ref.key, this.toState(g));
-    // In the caller's order.
-    const groups = new Map<string, GroupState>();
-    for (const key of unique.keys()) groups.set(key, current.get(key)!);
+    const read = misses.length > 0 ? (replies[i++] as FullReply[]) : [];
     const seenMembers = new Set<string>();
     for (const [, ms] of byShard) {
       const scores = replies[i++] as Array<string | null>;
@@ -223,11 +211,53 @@ export class RedisStore implements StateStore {
         if (scores[j] !== null) seenMembers.add(m);
       });
     }
+    await this.toStates(misses, read, current);
+    if (stale.length > 0) {
+      const again = this.redis.pipeline();
+      this.readGroups(again as unknown as ScriptCommands, stale);
+      const [reread] = (await this.exec(again)) as [FullReply[]];
+      await this.toStates(stale, reread, current);
+    }
+    // In the caller's order.
+    const groups = new Map<string, GroupState>();
+    for (const key of unique.keys()) groups.set(key, current.get(key)!);
     const seen = new Set<string>();
     ids.forEach((id, j) => {
       if (seenMembers.has(members[j]!)) seen.add(id);
     });
     return { groups, seen };
+  }
+
+  private readGroups(cmd: ScriptCommands, refs: GroupRef[]): void {
+    const keys: string[] = [];
+    for (const ref of refs) {
+      const k = groupKeys(this.prefix, ref.key);
+      keys.push(k.meta, k.events, k.outbox, k.outboxIndex);
+    }
+    cmd.cwReadGroups(keys.length, keys, this.now() - this.outboxTtlMs);
+  }
+
+  /** Decodes full group replies into states (fetching unknown event encodings first). */
+  private async toStates(
+    refs: GroupRef[],
+    replies: FullReply[],
+    into: Map<string, GroupState>,
+  ): Promise<void> {
+    const parsed: ParsedGroup[] = [];
+    const unknownSchemas = new Set<string>();
+    refs.forEach((ref, j) => {
+      const reply = replies[j]!;
+      const events = reply[2].map((r) => {
+        const a = parseStored(r);
+        this.raw.set(a, r);
+        if (!this.schemas.has(schemaIdOf(a))) unknownSchemas.add(schemaIdOf(a));
+        return a;
+      });
+      parsed.push({ ref, reply, events });
+    });
+    // Events stored under another field set (patterns changed): one more round trip, rarely.
+    if (unknownSchemas.size > 0) await this.fetchSchemas([...unknownSchemas]);
+    for (const g of parsed) into.set(g.ref.key, this.toState(g));
   }
 
   async save(input: SaveBatch): Promise<void> {
@@ -273,15 +303,21 @@ export class RedisStore implements StateStore {
       throw new StateConflictError(conflicts);
     }
     const [, versions, dropped] = reply;
-    pending.forEach(({ state, added }, j) => {
+    for (let j = 0; j < pending.length; j++) {
+      const { state, added } = pending[j]!;
       state.version = versions[j]!;
-      state.changes.added.forEach((ev, n) => {
+      const c = state.changes;
+      for (let n = 0; n < c.added.length; n++) {
         const r = added[n];
-        if (r !== undefined) this.raw.set(ev, r);
-      });
-      state.changes = emptyChanges();
+        if (r !== undefined) this.raw.set(c.added[n]!, r);
+      }
+      // Emptied in place: a group is saved batch after batch, and fresh collections are garbage.
+      c.added.length = 0;
+      c.evicted.length = 0;
+      c.marks.clear();
+      c.outbox.length = 0;
       this.cache.remember(state);
-    });
+    }
     for (const d of dropped) this.counters.seenIdsDropped += d;
   }
 
@@ -367,15 +403,23 @@ export class RedisStore implements StateStore {
   private pushGroupArgs(args: Args, state: GroupState): Array<string | undefined> {
     const c = state.changes;
     // An event added and evicted within the same batch never reaches Redis.
-    const evictedNow = new Set(c.evicted);
-    const added = c.added.map((ev) =>
-      evictedNow.has(ev) ? undefined : encodeEvent(ev, this.schema, state.values),
-    );
-    const addedSet = new Set(c.added);
-    const evicted = c.evicted
-      .filter((ev) => !addedSet.has(ev))
-      .map((ev) => this.raw.get(ev) ?? encodeEvent(ev, this.schema, state.values));
-    const adds = added.filter((r): r is string => r !== undefined);
+    const evictedNow = c.evicted.length > 0 ? new Set(c.evicted) : undefined;
+    const added: Array<string | undefined> = new Array(c.added.length);
+    const adds: string[] = [];
+    for (let n = 0; n < c.added.length; n++) {
+      const ev = c.added[n]!;
+      if (evictedNow?.has(ev)) continue;
+      const r = encodeEvent(ev, this.schema, state.values);
+      added[n] = r;
+      adds.push(r);
+    }
+    let evicted: string[] = [];
+    if (evictedNow) {
+      const addedSet = new Set(c.added);
+      evicted = c.evicted
+        .filter((ev) => !addedSet.has(ev))
+        .map((ev) => this.raw.get(ev) ?? encodeEvent(ev, this.schema, state.values));
+    }
     const marks: string[] = [];
     for (const id of c.marks) {
       const m = state.marks.get(id);
