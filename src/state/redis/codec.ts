@@ -27,13 +27,14 @@ import { OUTCOMES, type ToolCallEvent } from "../../events/schema.js";
  *   which UTF-8 could not carry). So every string is told apart from every other value exactly.
  *
  * A schema is the list of extra paths (top-level paths first: most events carry a few of them, so
- * their mask digit stays low) and the input topic when the store knows it; its id is a short hash. Schemas are kept in a registry (a Redis hash),
- * so a pattern reload (new paths) never misreads events stored under the old schema.
+ * their mask digit stays low) and the input topic when the store knows it; its id is a short hash.
+ * Schemas are kept in a registry (a Redis hash), so a pattern reload (new paths) never misreads events
+ * stored under the old schema, and another process or a restart finds the interned topic.
  *
  * Earlier versions wrote JSON arrays (`[seq, schemaId, …]`) under `positional` and `sparse` schemas;
  * those still decode (the registry entry tells the kinds apart: a plain array, `{"s":…}`, and
- * `{"c":…, "t": topic}` for compact; the id hashes the entry). An older chainwatch cannot read compact schemas (its
- * load fails on the registry entry): upgrade all instances of a deployment together.
+ * `{"c":…,"t":topic}` for compact; the id hashes the entry). An older chainwatch cannot read compact
+ * schemas (its load fails on the registry entry): upgrade all instances of a deployment together.
  */
 
 export const BASE_FIELDS = [
@@ -186,7 +187,13 @@ function plain(s: string): boolean {
 function encodeSource(s: EventSource | undefined, schema: Schema, out: string[]): void {
   if (!s) out.push("");
   else if ("line" in s || !Number.isSafeInteger(s.partition) || s.partition < 0) {
-    out.push(RS + JSON.stringify("line" in s ? { line: s.line } : s));
+    const { line, topic, partition, offset } = s as {
+      line?: number;
+      topic?: string;
+      partition?: number;
+      offset?: string;
+    };
+    out.push(RS + JSON.stringify(line !== undefined ? { line } : { topic, partition, offset }));
   } else {
     const n = Number(s.offset);
     const canonical = Number.isSafeInteger(n) && n >= 0 && String(n) === s.offset;
