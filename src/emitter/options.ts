@@ -35,7 +35,7 @@ export interface EmitterOptions {
   brokers?: string[];
   /** Kafka client id for the built-in producer. Default `chainwatch-emitter`. */
   clientId?: string;
-  /** Use this producer instead of the built-in one (tests, another Kafka client). */
+  /** Use this producer instead of the built-in one (tests, another Kafka client); it runs on the server's thread. */
   producer?: Producer;
   /** Topic. Default `CHAINWATCH_INPUT_TOPIC` or `mcp.tool-calls`. */
   topic?: string;
@@ -62,7 +62,8 @@ export interface EmitterOptions {
   /**
    * How long an event may wait for others to share its produce request, ms; also the least time
    * between two requests while events trickle in. Default 20: a kafkajs request costs about a
-   * millisecond of CPU whatever its size, so this caps that cost at a few percent of a core.
+   * millisecond of CPU whatever its size (on the producer thread), so this caps that cost at a few
+   * percent of a core.
    */
   lingerMs?: number;
   /** How long `close()` waits for the queue to drain before giving up on it, ms. Default 5000. */
