@@ -68,6 +68,9 @@ export class BatchAbandonedError extends Error {
   }
 }
 
+/** The event that fired an alert, and the message it came in. */
+type Trigger = { event: ToolCallEvent; message: InMessage };
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -126,7 +129,20 @@ export class Pipeline {
     ];
     const where = { topic: first.topic, partition: first.partition, from: first.offset, to: last.offset };
 
-    const { items, dlq, byEventId } = this.parse(messages);
+    const { items, dlq, itemMessages } = this.parse(messages);
+    // Alerts need their trigger's trace context; most batches have few, so the index is built lazily.
+    let triggers: Map<string, Trigger> | undefined;
+    const triggerOf = (eventId: string): Trigger | undefined => {
+      if (!triggers) {
+        triggers = new Map();
+        for (let j = 0; j < items.length; j++) {
+          const event = items[j]!.event;
+          if (!triggers.has(event.event_id))
+            triggers.set(event.event_id, { event, message: itemMessages[j]! });
+        }
+      }
+      return triggers.get(eventId);
+    };
     this.metrics.eventsIn.add(messages.length);
     if (dlq.length) {
       this.metrics.invalid.add(dlq.length);
@@ -169,7 +185,7 @@ export class Pipeline {
 
       const out: OutMessage[] = [];
       for (const alert of [...outcome.republished, ...outcome.alerts]) {
-        const trigger = byEventId.get(alert.trigger_event_id);
+        const trigger = triggerOf(alert.trigger_event_id);
         const traceparent = traceparentOfEvent(trigger?.event) ?? trigger?.message.headers.traceparent;
         out.push(
           alertMessage(alert, {
@@ -208,7 +224,7 @@ export class Pipeline {
         { ...where, messages: messages.length, out: out.length, stateMs, commitMs, attempt },
         "batch committed",
       );
-      this.record(outcome, messages.length, performance.now() - started, byEventId);
+      this.record(outcome, messages.length, performance.now() - started, triggerOf);
       if (outcome.tooLate) this.deps.logger.info({ ...where, tooLate: outcome.tooLate }, "events too late");
       return;
     }
@@ -217,7 +233,8 @@ export class Pipeline {
   private parse(messages: InMessage[]) {
     const items: BatchItem[] = [];
     const dlq: OutMessage[] = [];
-    const byEventId = new Map<string, { event: ToolCallEvent; message: InMessage }>();
+    /** The message of each item, by position. */
+    const itemMessages: InMessage[] = [];
     for (const m of messages) {
       const parsed = m.value
         ? parseEvent(m.value, { maxBytes: this.opts.maxEventBytes })
@@ -230,17 +247,16 @@ export class Pipeline {
         event: parsed.event,
         source: { topic: m.topic, partition: m.partition, offset: m.offset },
       });
-      if (!byEventId.has(parsed.event.event_id))
-        byEventId.set(parsed.event.event_id, { event: parsed.event, message: m });
+      itemMessages.push(m);
     }
-    return { items, dlq, byEventId };
+    return { items, dlq, itemMessages };
   }
 
   private record(
     outcome: BatchOutcome,
     size: number,
     ms: number,
-    byEventId: Map<string, { event: ToolCallEvent; message: InMessage }>,
+    triggerOf: (eventId: string) => Trigger | undefined,
   ): void {
     const m = this.metrics;
     if (outcome.duplicates) m.duplicates.add(outcome.duplicates);
@@ -249,7 +265,7 @@ export class Pipeline {
     if (outcome.republished.length) m.republished.add(outcome.republished.length);
     for (const alert of outcome.alerts) {
       m.alerts.add(1, { pattern: alert.pattern.id, severity: alert.pattern.severity });
-      const trigger = byEventId.get(alert.trigger_event_id);
+      const trigger = triggerOf(alert.trigger_event_id);
       recordAlertSpan(alert, traceparentOfEvent(trigger?.event) ?? trigger?.message.headers.traceparent);
     }
     m.batchLatency.record(ms);

@@ -26,7 +26,14 @@ import {
   schemaIdOf,
 } from "./codec.js";
 import { toStateError, waitReady } from "./connection.js";
-import { groupKeys, schemaRegistryKey, seenMember, seenShardKey, seenShardOf } from "./keys.js";
+import {
+  type GroupKeys,
+  groupKeys,
+  schemaRegistryKey,
+  seenMember,
+  seenShardKey,
+  seenShardOf,
+} from "./keys.js";
 import { READ_GROUPS, READ_VERSIONS, SAVE_BATCH, SAVE_HEADER } from "./scripts.js";
 
 export interface RedisStoreOptions {
@@ -85,6 +92,7 @@ type FullReply = [number, string[], string[], string[], string[]];
 type ParsedGroup = { ref: GroupRef; reply: FullReply; events: unknown[][] };
 
 const MINUTE = 60_000;
+const KEY_NAMES_KEPT = 100_000;
 const DAY = 24 * 60 * MINUTE;
 
 /**
@@ -115,6 +123,8 @@ export class RedisStore implements StateStore {
   };
   private lastError: Error | undefined;
   private readonly cache: GroupCache;
+  /** Each group's key names, built once: a group comes back batch after batch. Bounded like the cache. */
+  private readonly keyNames = new Map<string, GroupKeys>();
 
   constructor(opts: RedisStoreOptions) {
     this.prefix = opts.prefix ?? "cw:";
@@ -185,7 +195,7 @@ export class RedisStore implements StateStore {
     const p = this.redis.pipeline();
     const cmd = p as unknown as ScriptCommands;
     if (hits.length > 0) {
-      const metas = hits.map((s) => groupKeys(this.prefix, s.key).meta);
+      const metas = hits.map((s) => this.keysOf(s.key).meta);
       cmd.cwReadVersions(metas.length, metas);
     }
     if (misses.length > 0) this.readGroups(cmd, misses);
@@ -228,10 +238,20 @@ export class RedisStore implements StateStore {
     return { groups, seen };
   }
 
+  private keysOf(groupKey: string): GroupKeys {
+    let k = this.keyNames.get(groupKey);
+    if (k === undefined) {
+      if (this.keyNames.size >= KEY_NAMES_KEPT) this.keyNames.clear();
+      k = groupKeys(this.prefix, groupKey);
+      this.keyNames.set(groupKey, k);
+    }
+    return k;
+  }
+
   private readGroups(cmd: ScriptCommands, refs: GroupRef[]): void {
     const keys: string[] = [];
     for (const ref of refs) {
-      const k = groupKeys(this.prefix, ref.key);
+      const k = this.keysOf(ref.key);
       keys.push(k.meta, k.events, k.outbox, k.outboxIndex);
     }
     cmd.cwReadGroups(keys.length, keys, this.now() - this.outboxTtlMs);
@@ -285,7 +305,7 @@ export class RedisStore implements StateStore {
     args.push(groups.map((g) => g.version).join(" "));
     const pending: Array<{ state: GroupState; added: Array<string | undefined> }> = [];
     for (const state of groups) {
-      const k = groupKeys(this.prefix, state.key);
+      const k = this.keysOf(state.key);
       keys.push(k.meta, k.events, k.outbox, k.outboxIndex);
       pending.push({ state, added: this.pushGroupArgs(args, state) });
     }

@@ -9,7 +9,9 @@ export function toKafkaMessage(m: OutMessage): Message {
 export function fromKafkaHeaders(headers: Record<string, unknown> | undefined): Headers {
   const out: Headers = {};
   if (!headers) return out;
-  for (const [k, v] of Object.entries(headers)) {
+  for (const k in headers) {
+    if (!Object.hasOwn(headers, k)) continue;
+    const v = headers[k];
     const last = Array.isArray(v) ? v[v.length - 1] : v;
     if (last === undefined || last === null) continue;
     out[k] = Buffer.isBuffer(last) ? last.toString("utf8") : String(last);
