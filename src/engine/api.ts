@@ -35,6 +35,8 @@ export interface EventOutcome {
 export interface Engine {
   /** The groups (one per grouping whose fields the event has) this event belongs to. */
   groupsOf(event: ToolCallEvent): GroupRef[];
+  /** `groupsOf` written into `out` from index 0 (no array per event); returns how many. */
+  groupsInto(event: ToolCallEvent, out: GroupRef[]): number;
   /**
    * Processes a newly arrived event (not a duplicate) in one of its groups: too-late check, store it
    * (when some pattern can use it), trim, search matches anchored on it, update marks and outbox.

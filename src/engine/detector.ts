@@ -9,7 +9,7 @@ import { GroupIndex, holdsEvent } from "./group-index.js";
 import type { EventSource, GroupState, StoredEvent } from "./group-state.js";
 import { Grouping } from "./grouping.js";
 import { feasibleAnchorSteps, findMatch } from "./matcher.js";
-import { compareStored, insertSorted } from "./order.js";
+import { compareStored, dropFront, insertSorted } from "./order.js";
 import { type PatternPlan, planPattern } from "./plan.js";
 
 export const DEFAULT_MAX_EVENTS_PER_GROUP = 10_000;
@@ -100,18 +100,19 @@ export class Detector implements Engine {
   }
 
   groupsOf(event: ToolCallEvent): GroupRef[] {
-    const list = this.groupingList;
-    if (list.length === 1) {
-      // The usual single grouping: an array of exactly the one ref (no room for more reserved).
-      const ref = list[0]!.refOf(event);
-      return ref ? [ref] : [];
-    }
     const refs: GroupRef[] = [];
-    for (const g of list) {
-      const ref = g.refOf(event);
-      if (ref) refs.push(ref);
-    }
+    this.groupsInto(event, refs);
     return refs;
+  }
+
+  groupsInto(event: ToolCallEvent, out: GroupRef[]): number {
+    const list = this.groupingList;
+    let n = 0;
+    for (let g = 0; g < list.length; g++) {
+      const ref = list[g]!.refOf(event);
+      if (ref) out[n++] = ref;
+    }
+    return n;
   }
 
   onEvent(state: GroupState, event: ToolCallEvent, source?: EventSource): EventOutcome {
@@ -140,7 +141,7 @@ export class Detector implements Engine {
       const events = state.events;
       const position = inOrder ? events.push(stored) - 1 : insertSorted(events, stored);
       index.insert(position, stored, hits);
-      state.changes.added.push(stored);
+      if (!state.live) state.changes.added.push(stored);
     }
     const evicted = this.trim(state, index);
     index.markSynced(state);
@@ -163,20 +164,24 @@ export class Detector implements Engine {
     const cutoff = state.newest - this.retentionMs;
     // Usual case, decided without touching the (cold) oldest event.
     if (index.oldestTs >= cutoff && events.length <= this.maxEvents) return 0;
+    const times = index.times;
     let old = 0;
-    while (old < events.length && events[old]!.event.timestamp < cutoff) old++;
+    while (old < times.length && times[old]! < cutoff) old++;
     const over = Math.max(0, events.length - old - this.maxEvents);
     const drop = old + over;
     if (drop === 0) return 0;
-    const removed = events.splice(0, drop);
-    index.removeOldest(removed);
-    const added = state.changes.added;
-    for (const ev of removed) {
-      // An event added and dropped within the same batch never reaches the store.
-      const i = added.lastIndexOf(ev);
-      if (i >= 0) added.splice(i, 1);
-      else state.changes.evicted.push(ev);
+    index.removeOldest(events, drop);
+    if (!state.live) {
+      const added = state.changes.added;
+      for (let r = 0; r < drop; r++) {
+        const ev = events[r]!;
+        // An event added and dropped within the same batch never reaches the store.
+        const i = added.lastIndexOf(ev);
+        if (i >= 0) added.splice(i, 1);
+        else state.changes.evicted.push(ev);
+      }
     }
+    dropFront(events, drop);
     return over;
   }
 

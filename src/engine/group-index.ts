@@ -1,5 +1,5 @@
 import type { GroupState, StoredEvent } from "./group-state.js";
-import { countBefore, insertSorted, removeSorted } from "./order.js";
+import { countBefore, dropFront, insertSorted, removeSorted } from "./order.js";
 
 /**
  * Engine-private index of one group's stored events: per `where` entry (step or absent of a
@@ -12,6 +12,8 @@ export class GroupIndex {
   private readonly lists = new Map<number, StoredEvent[]>();
   /** Entry ids per stored event, aligned with `state.events` (for removal without a lookup). */
   private readonly entriesAt: Array<readonly number[]> = [];
+  /** Timestamps of the stored events, aligned with `state.events`: trimming reads no cold event. */
+  readonly times: number[] = [];
   nextSeq = 0;
   size = 0;
   /** Timestamp of the group's oldest stored event (+Infinity when none). */
@@ -28,9 +30,15 @@ export class GroupIndex {
   insert(position: number, item: StoredEvent, entries: readonly number[]): void {
     // Appended to the group's events means last in every list too (lists are ordered subsets).
     const last = position === this.entriesAt.length;
-    if (position === 0) this.oldestTs = item.event.timestamp;
-    if (last) this.entriesAt.push(entries);
-    else this.entriesAt.splice(position, 0, entries);
+    const ts = item.event.timestamp;
+    if (position === 0) this.oldestTs = ts;
+    if (last) {
+      this.entriesAt.push(entries);
+      this.times.push(ts);
+    } else {
+      this.entriesAt.splice(position, 0, entries);
+      this.times.splice(position, 0, ts);
+    }
     for (const id of entries) {
       const list = this.lists.get(id);
       if (!list) this.lists.set(id, [item]);
@@ -39,10 +47,10 @@ export class GroupIndex {
     }
   }
 
-  /** Forgets the first `removed.length` events of the group (they were cut from `state.events`). */
-  removeOldest(removed: readonly StoredEvent[]): void {
-    for (let i = 0; i < removed.length; i++) {
-      const item = removed[i]!;
+  /** Forgets the group's `count` oldest events, `events[0..count)` (about to be cut from it). */
+  removeOldest(events: readonly StoredEvent[], count: number): void {
+    for (let i = 0; i < count; i++) {
+      const item = events[i]!;
       for (const id of this.entriesAt[i]!) {
         const list = this.lists.get(id);
         if (!list) continue;
@@ -51,8 +59,9 @@ export class GroupIndex {
         if (list.length === 0) this.lists.delete(id);
       }
     }
-    this.entriesAt.splice(0, removed.length);
-    this.oldestTs = this.state.events[0]?.event.timestamp ?? Number.POSITIVE_INFINITY;
+    dropFront(this.entriesAt, count);
+    dropFront(this.times, count);
+    this.oldestTs = this.times.length > 0 ? this.times[0]! : Number.POSITIVE_INFINITY;
   }
 
   inSync(state: GroupState): boolean {

@@ -50,6 +50,11 @@ export interface GroupState {
   /** Store-private concurrency token (e.g. a Redis version counter). */
   version: number;
   changes: GroupChanges;
+  /**
+   * Set by a store whose persistence is this very object (the memory store): the engine then lists
+   * no added or evicted events in `changes`, which nothing would read (marks and outbox ids still are).
+   */
+  live: boolean;
 }
 
 export function emptyChanges(): GroupChanges {
@@ -68,5 +73,6 @@ export function newGroupState(key: string, groupingId: string, values: Record<st
     outbox: new Map(),
     version: 0,
     changes: emptyChanges(),
+    live: false,
   };
 }

@@ -44,3 +44,9 @@ export function removeSorted(list: StoredEvent[], item: StoredEvent): boolean {
 export function containsSorted(list: readonly StoredEvent[], item: StoredEvent): boolean {
   return list[countBefore(list, item.event.timestamp, item.seq)] === item;
 }
+
+/** Removes the first `count` elements; a few are shifted off (no array of the removed ones made). */
+export function dropFront(list: unknown[], count: number): void {
+  if (count > 8) list.splice(0, count);
+  else for (let i = 0; i < count; i++) list.shift();
+}

@@ -90,6 +90,7 @@ export class MemoryStore implements StateStore {
         }
       } else {
         state = newGroupState(key, ref.groupingId, { ...ref.values }) as Used;
+        state.live = true;
         this.groups.set(key, state);
       }
       this.touch(state);

@@ -36,6 +36,9 @@ export interface BatchOptions {
   perEvent?: boolean;
 }
 
+/** Scratch for one event's groups, used only by the synchronous part of `processBatch` before `load`. */
+const groupScratch: GroupRef[] = [];
+
 /**
  * One batch through the engine with exactly two store round trips, whatever its size: one `load` of
  * every group and id the batch touches, the events in arrival order, one `save`.
@@ -53,11 +56,12 @@ export async function processBatch(
   const refs: GroupRef[] = [];
   const slotOf = new Map<string, number>();
   const ids: string[] = new Array(items.length);
+  const own = groupScratch;
   for (let i = 0; i < items.length; i++) {
     const event = items[i]!.event;
-    const own = engine.groupsOf(event);
+    const count = engine.groupsInto(event, own);
     ids[i] = event.event_id;
-    for (let r = 0; r < own.length; r++) {
+    for (let r = 0; r < count; r++) {
       const ref = own[r]!;
       let slot = slotOf.get(ref.key);
       if (slot === undefined) {
