@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { Worker } from "node:worker_threads";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -7,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { instrumentMcpServer } from "../../src/emitter/index.js";
-import { pack, unpack } from "../../src/stream/kafkajs/threaded-producer.js";
+import { pack, ThreadedKafkaProducer, unpack } from "../../src/stream/kafkajs/threaded-producer.js";
 import type { OutMessage } from "../../src/stream/port.js";
 import { kafkaBrokers, uniqueName } from "../helpers/services.js";
 import { capturingLogger } from "./capture-log.js";
@@ -77,6 +78,27 @@ describe("the producer thread with the real broker", () => {
     expect(lines.some((l) => l.component === "kafkajs")).toBe(true);
     await emitter.close();
     await client.close();
+  });
+
+  it("a thread that dies fails the batch it held, and the next send starts a new one", async () => {
+    const topic = uniqueName("emitter-respawn");
+    await createTopic(topic);
+    const { logger } = capturingLogger();
+    const producer = new ThreadedKafkaProducer({ brokers: kafkaBrokers(), clientId: "respawn", logger });
+    await producer.send([{ topic, key: "u", value: '"first"' }]);
+    const first = Reflect.get(producer, "worker") as Worker;
+    const held = producer.send([{ topic, key: "u", value: '"held"' }]);
+    await first.terminate();
+    await expect(held).rejects.toThrow(/thread exited/);
+    await producer.send([{ topic, key: "u", value: '"after"' }]);
+    expect(Reflect.get(producer, "worker")).not.toBe(first);
+    await producer.close();
+    await expect(producer.send([{ topic, key: "u", value: '"closed"' }])).rejects.toThrow(/closed/);
+    // The held batch may or may not have reached Kafka before the thread died (the delivery loop
+    // would retry it); what was sent before and after did.
+    const values = (await readTopic(topic, 2)).map((m) => m.value);
+    expect(values).toContain("first");
+    expect(values).toContain("after");
   });
 
   it("a process that ends without close() still delivers what was queued, and exits", async () => {
