@@ -34,6 +34,18 @@ describe("packing a batch for the producer thread", () => {
     );
   });
 
+  it("splits a large batch into packs of moderate size, and still gives it back whole", () => {
+    const messages: OutMessage[] = Array.from({ length: 60 }, (_, i) => ({
+      topic: i < 40 ? "a" : "b",
+      key: i % 7 === 0 ? null : `user-${i}`,
+      value: `${i}:${"é".repeat(i === 30 ? 100_000 : 3_000)}`,
+    }));
+    const packed = pack(messages)!;
+    expect(packed.length).toBeGreaterThan(4);
+    expect(packed.every((p) => p.text.length <= 40_000 || p.lengths.length === 2)).toBe(true);
+    expect(unpack(packed)).toEqual(messages);
+  });
+
   it("leaves a batch with headers or Buffers to be sent as it is", () => {
     expect(pack([{ topic: "t", key: "k", value: "v", headers: { h: "1" } }])).toBeUndefined();
     expect(pack([{ topic: "t", key: Buffer.from("k"), value: "v" }])).toBeUndefined();

@@ -186,25 +186,37 @@ function startThread(config: ThreadConfig): Worker {
   return new Worker(code, { eval: true, workerData: config });
 }
 
-/** Runs of one topic, packed; undefined when a message has headers or a Buffer (sent as they are). */
+/**
+ * A pack's text stays well below V8's large-object size (128 KiB): building a larger string costs
+ * ~20 times more per byte (fresh pages; ~0.8 ms for a full batch of 500 events instead of ~40 µs).
+ */
+const MAX_PACK_CHARS = 32 * 1024;
+
+/**
+ * Runs of one topic, packed, each at most MAX_PACK_CHARS (unless one message is larger); undefined
+ * when a message has headers or a Buffer (such a batch is sent as it is).
+ */
 export function pack(messages: OutMessage[]): Packed[] | undefined {
   const out: Packed[] = [];
-  let i = 0;
-  while (i < messages.length) {
-    const topic = messages[i]!.topic;
-    let end = i;
-    while (end < messages.length && messages[end]!.topic === topic) end++;
-    const lengths = new Uint32Array(2 * (end - i));
-    let text = "";
-    for (let j = 0; i < end; i++, j += 2) {
-      const { key, value, headers } = messages[i]!;
-      if (headers || typeof value !== "string" || (key !== null && typeof key !== "string")) return undefined;
-      lengths[j] = key === null ? NULL_KEY : key.length;
-      lengths[j + 1] = value.length;
-      if (key !== null) text += key;
-      text += value;
+  const lengths = new Uint32Array(2 * messages.length);
+  let start = 0;
+  let text = "";
+  for (let i = 0; i < messages.length; i++) {
+    const { topic, key, value, headers } = messages[i]!;
+    if (headers || typeof value !== "string" || (key !== null && typeof key !== "string")) return undefined;
+    const size = (key === null ? 0 : key.length) + value.length;
+    if (i > start && (topic !== messages[start]!.topic || text.length + size > MAX_PACK_CHARS)) {
+      out.push({ topic: messages[start]!.topic, text, lengths: lengths.slice(2 * start, 2 * i) });
+      start = i;
+      text = "";
     }
-    out.push({ topic, text, lengths });
+    lengths[2 * i] = key === null ? NULL_KEY : key.length;
+    lengths[2 * i + 1] = value.length;
+    if (key !== null) text += key;
+    text += value;
+  }
+  if (messages.length > start) {
+    out.push({ topic: messages[start]!.topic, text, lengths: lengths.slice(2 * start) });
   }
   return out;
 }
