@@ -200,11 +200,9 @@ export class Detector implements Engine {
     let count = 0;
     for (let h = 0; h < hits.length; h++) {
       const slot = slots[hits[h]!]!;
-      if (!slot.hasStep) continue;
-      const entries = slot.entries;
+      const entries = latest ? slot.lastSteps : slot.steps;
       for (let e = 0; e < entries.length; e++) {
         const entry = entries[e]!;
-        if (entry.kind !== "step") continue;
         const p = entry.plan.index;
         if (masks[p] === 0) touched[count++] = p;
         masks[p]! |= 1 << entry.index;
@@ -233,8 +231,6 @@ export class Detector implements Engine {
       let mask = masks[p]!;
       masks[p] = 0;
       const plan = rt.plans[p]!;
-      if (latest) mask &= plan.lastStepsMask;
-      if (mask === 0) continue;
       const pattern = plan.pattern;
       const stepLists = plan.scratchSteps;
       const stepIds = stepSlot[p]!;

@@ -22,8 +22,10 @@ export interface Slot {
   id: number;
   where: CompiledWhere;
   entries: WhereEntry[];
-  /** Some entry is a step (not only absents): a hit may start a search. */
-  hasStep: boolean;
+  /** The step entries (a hit on one may start a search; absents alone never do). */
+  steps: WhereEntry[];
+  /** The step entries of steps nothing must follow: all an arriving event that goes last can fill. */
+  lastSteps: WhereEntry[];
 }
 
 /** An event's categories and the key its candidate slots are cached under. */
@@ -134,7 +136,7 @@ export class Dispatcher {
   private add(plan: PatternPlan, kind: WhereEntry["kind"], index: number, where: CompiledWhere): number {
     let slot = where.key === undefined ? undefined : this.byKey.get(where.key);
     if (!slot) {
-      slot = { id: this.slots.length, where, entries: [], hasStep: false };
+      slot = { id: this.slots.length, where, entries: [], steps: [], lastSteps: [] };
       this.slots.push(slot);
       if (where.key !== undefined) this.byKey.set(where.key, slot);
       const { tools, categories } = where.hint;
@@ -142,8 +144,12 @@ export class Dispatcher {
       else if (categories) for (const c of categories) push(this.byCategory, c, slot);
       else this.wildcard.push(slot);
     }
-    slot.entries.push({ plan, kind, index, slot: slot.id });
-    if (kind === "step") slot.hasStep = true;
+    const entry: WhereEntry = { plan, kind, index, slot: slot.id };
+    slot.entries.push(entry);
+    if (kind === "step") {
+      slot.steps.push(entry);
+      if ((plan.lastStepsMask & (1 << index)) !== 0) slot.lastSteps.push(entry);
+    }
     return slot.id;
   }
 
