@@ -56,7 +56,8 @@ export const SAVE_HEADER = 11;
  * ARGV: nGroups, nShards, keyTtlMs, outboxTtlMs, now (processing ms), seenTtlMs, maxIdsPerShard,
  *       seenKeyTtlMs, schemaId, schemaEntry, registryTtlMs (SAVE_HEADER values);
  *       the expected versions of the groups (one string);
- *       per group: "nextSeq newest nAdded nEvicted nMarks nOutbox" (newest '-' = none), groupKey, then
+ *       per group: "nextSeq newest nAdded nEvicted nMarks nOutbox" (newest '-' = none), the group key
+ *         (for the collision check on load; '' when the group already exists, which wrote it), then
  *         the added events, the evicted events, (patternId, mark) pairs, (eventId, entry) pairs;
  *       per shard: "timestamp member timestamp member …" (one string).
  */
@@ -100,7 +101,8 @@ for g = 1, nGroups do
   i = i + nEv
   local nv = versions[g] + 1
   newVersions[g] = nv
-  local h = {'v', nv, 'n', nextSeq, 'k', groupKey}
+  local h = {'v', nv, 'n', nextSeq}
+  if groupKey ~= '' then h[#h + 1] = 'k'; h[#h + 1] = groupKey end
   if newest ~= '-' then h[#h + 1] = 't'; h[#h + 1] = newest end
   for _ = 1, nMark do
     h[#h + 1] = 'p:' .. ARGV[i]

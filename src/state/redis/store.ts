@@ -453,7 +453,8 @@ export class RedisStore implements StateStore {
     const newest = Number.isFinite(state.newest) ? String(state.newest) : "-";
     args.push(
       `${state.nextSeq} ${newest} ${adds.length} ${evicted.length} ${marks.length / 2} ${outbox.length / 2}`,
-      state.key,
+      // Written once, with the group's first save: a group's key never changes.
+      state.version === 0 ? state.key : "",
     );
     for (const a of adds) args.push(a);
     for (const e of evicted) args.push(e);
