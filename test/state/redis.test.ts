@@ -192,6 +192,23 @@ describe("RedisStore specifics", () => {
     expect([...(await s.load([], ["f-now", "f-2100"])).seen].sort()).toEqual(["f-2100", "f-now"]);
   });
 
+  it("writes a group's key with its first save only, and refuses a group whose tag another key holds", async () => {
+    const p = `${uniqueName("cwtest")}:`;
+    const s = open({ cacheGroups: 0 }, p);
+    const r = ref("owner");
+    for (const ts of [T0, T0 + 1]) {
+      const st = (await s.load([r], [])).groups.get(r.key)!;
+      add(st, event("owner", ts));
+      await s.save({ groups: [st], seen: [] });
+    }
+    const [meta] = (await keysOf(p)).filter((k) => k.endsWith(":m"));
+    expect(await raw.hget(meta!, "k")).toBe(r.key);
+    expect(await raw.hget(meta!, "v")).toBe("2");
+    // As if another group key hashed to the same tag.
+    await raw.hset(meta!, "k", "someone-else");
+    await expect(s.load([r], [])).rejects.toThrow(/key collision/);
+  });
+
   it("keeps deployments with different prefixes apart", async () => {
     const a = open({}, `${uniqueName("cwtest")}:`);
     const b = open({}, `${uniqueName("cwtest")}:`);
