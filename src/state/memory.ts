@@ -110,6 +110,7 @@ export class MemoryStore implements StateStore {
         this.groups.delete(state.key);
         this.groups.set(state.key, state);
         this.touch(state);
+        state.live = true;
       }
       state.version++;
       resetChanges(state, this.maxOutboxPerGroup);
