@@ -16,8 +16,6 @@ import {
   decodeMark,
   decodeOutbox,
   encodeEvent,
-  encodeMark,
-  encodeOutbox,
   parseStored,
   registryEntry,
   type Schema,
@@ -34,6 +32,7 @@ import {
   seenShardKey,
   seenShardOf,
 } from "./keys.js";
+import { type Args, byShard, pushGroupArgs } from "./save-args.js";
 import { READ_GROUPS, READ_VERSIONS, SAVE_BATCH, SAVE_HEADER } from "./scripts.js";
 
 export interface RedisStoreOptions {
@@ -80,8 +79,6 @@ export interface RedisStoreStats {
   undecodable: number;
 }
 
-/** ioredis flattens array arguments one level: no spreading of batch-sized lists into a call. */
-type Args = Array<string | number>;
 interface ScriptCommands {
   cwReadVersions(numKeys: number, keys: string[]): ChainableCommander;
   cwReadGroups(numKeys: number, keys: string[], outboxSince: number): ChainableCommander;
@@ -307,7 +304,10 @@ export class RedisStore implements StateStore {
     for (const state of groups) {
       const k = this.keysOf(state.key);
       keys.push(k.meta, k.events, k.outbox, k.outboxIndex);
-      pending.push({ state, added: this.pushGroupArgs(args, state) });
+      pending.push({
+        state,
+        added: pushGroupArgs(args, state, (ev) => encodeEvent(ev, this.schema, state.values), this.raw),
+      });
     }
     for (const pairs of seenShards.values()) args.push(pairs.join(" "));
     // Whatever happens next, these objects are the engine's work in progress, not Redis' copy.
@@ -419,71 +419,22 @@ export class RedisStore implements StateStore {
     });
   }
 
-  /** Appends a group's part of SAVE_BATCH's ARGV; returns each added event's stored form. */
-  private pushGroupArgs(args: Args, state: GroupState): Array<string | undefined> {
-    const c = state.changes;
-    // An event added and evicted within the same batch never reaches Redis.
-    const evictedNow = c.evicted.length > 0 ? new Set(c.evicted) : undefined;
-    const added: Array<string | undefined> = new Array(c.added.length);
-    const adds: string[] = [];
-    for (let n = 0; n < c.added.length; n++) {
-      const ev = c.added[n]!;
-      if (evictedNow?.has(ev)) continue;
-      const r = encodeEvent(ev, this.schema, state.values);
-      added[n] = r;
-      adds.push(r);
-    }
-    let evicted: string[] = [];
-    if (evictedNow) {
-      const addedSet = new Set(c.added);
-      evicted = c.evicted
-        .filter((ev) => !addedSet.has(ev))
-        .map((ev) => this.raw.get(ev) ?? encodeEvent(ev, this.schema, state.values));
-    }
-    const marks: string[] = [];
-    for (const id of c.marks) {
-      const m = state.marks.get(id);
-      if (m) marks.push(id, encodeMark(m));
-    }
-    const outbox: string[] = [];
-    for (const id of c.outbox) {
-      const o = state.outbox.get(id);
-      if (o) outbox.push(id, encodeOutbox(o));
-    }
-    const newest = Number.isFinite(state.newest) ? String(state.newest) : "-";
-    args.push(
-      `${state.nextSeq} ${newest} ${adds.length} ${evicted.length} ${marks.length / 2} ${outbox.length / 2}`,
-      // Written once, with the group's first save: a group's key never changes.
-      state.version === 0 ? state.key : "",
+  private seenArgs(seen: SaveBatch["seen"]): Map<number, string[]> {
+    const shards = this.seenShards;
+    return byShard(
+      seen,
+      (s) => seenShardOf(seenMember(s.id), shards),
+      (a, s) => a.push(String(s.timestamp), seenMember(s.id)),
     );
-    for (const a of adds) args.push(a);
-    for (const e of evicted) args.push(e);
-    for (const m of marks) args.push(m);
-    for (const o of outbox) args.push(o);
-    return added;
-  }
-
-  private seenArgs(seen: SaveBatch["seen"]): Map<number, Array<string | number>> {
-    const out = new Map<number, Array<string | number>>();
-    for (const { id, timestamp } of seen) {
-      const m = seenMember(id);
-      const shard = seenShardOf(m, this.seenShards);
-      const a = out.get(shard) ?? [];
-      if (a.length === 0) out.set(shard, a);
-      a.push(timestamp, m);
-    }
-    return out;
   }
 
   private byShard(members: string[]): Map<number, string[]> {
-    const out = new Map<number, string[]>();
-    for (const m of members) {
-      const shard = seenShardOf(m, this.seenShards);
-      const a = out.get(shard) ?? [];
-      if (a.length === 0) out.set(shard, a);
-      a.push(m);
-    }
-    return out;
+    const shards = this.seenShards;
+    return byShard(
+      members,
+      (m) => seenShardOf(m, shards),
+      (a, m) => a.push(m),
+    );
   }
 
   /** Runs a pipeline: one round trip. Any failed command fails the call (nothing is half-applied per group). */
