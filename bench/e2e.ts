@@ -24,7 +24,7 @@ import { loadConfig } from "../src/config/load.js";
 import { StreamService } from "../src/stream/service.js";
 import { installMetrics } from "../src/telemetry/http.js";
 import { createLogger } from "../src/telemetry/logger.js";
-import { int, pick, prng, type Rand } from "./lib/random.js";
+import { int, pick, prng } from "./lib/random.js";
 import { machine, writeResults } from "./lib/results.js";
 
 const ROOT = join(import.meta.dirname, "..");
