@@ -139,6 +139,26 @@ describe("taxonomy", () => {
     ["http_request", "network"],
     ["run_sql", "database"],
     ["request_approval", "approval"],
+    // AgentDojo: a transaction's subject is written by whoever sent the money (the banking suite's injection vector).
+    ["get_most_recent_transactions", "untrusted_content"],
+    ["get_user_information", "private_data"],
+    ["update_scheduled_transaction", "financial"],
+    ["invite_user_to_slack", "privilege"],
+    ["read_channel_messages", "untrusted_content"],
+    ["get_rating_reviews_for_hotels", "untrusted_content"],
+    ["reserve_hotel", "financial"],
+    // A calendar invitation is mail to every participant.
+    ["create_calendar_event", "public_sink"],
+    ["add_calendar_event_participants", "public_sink"],
+    // MCP servers: Slack history and threads, GitHub/GitLab comments, Google Drive files.
+    ["slack_get_channel_history", "untrusted_content"],
+    ["slack_get_thread_replies", "untrusted_content"],
+    ["slack_reply_to_thread", "public_sink"],
+    ["add_issue_comment", "public_sink"],
+    ["create_merge_request_note", "public_sink"],
+    ["get_merge_request", "untrusted_content"],
+    ["gdrive_read_file", "untrusted_content"],
+    ["get_file_contents", "untrusted_content"],
   ])("%s is %s", (tool, category) => {
     expect(categoriesOf("any-server", tool)).toContain(category);
   });
@@ -151,6 +171,9 @@ describe("taxonomy", () => {
     ["get_most_recent_transactions", "financial"],
     ["approve_pull_request", "approval"],
     ["get_current_day", "private_data"],
+    // The user's own scheduled payments are not third-party text.
+    ["get_scheduled_transactions", "untrusted_content"],
+    ["draft_email", "public_sink"],
   ])("%s is not %s", (tool, category) => {
     expect(categoriesOf("any-server", tool)).not.toContain(category);
   });
