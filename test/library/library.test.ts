@@ -159,6 +159,10 @@ describe("taxonomy", () => {
     ["get_merge_request", "untrusted_content"],
     ["gdrive_read_file", "untrusted_content"],
     ["get_file_contents", "untrusted_content"],
+    // Joined by the share / transfer / sent-then-deleted patterns.
+    ["EvernoteManagerManageNoteSharingLevel", "privilege"],
+    ["EvernoteManagerReadNote", "untrusted_content"],
+    ["delete_email", "destructive"],
   ])("%s is %s", (tool, category) => {
     expect(categoriesOf("any-server", tool)).toContain(category);
   });
