@@ -139,8 +139,6 @@ describe("taxonomy", () => {
     ["http_request", "network"],
     ["run_sql", "database"],
     ["request_approval", "approval"],
-    // AgentDojo: a transaction's subject is written by whoever sent the money (the banking suite's injection vector).
-    ["get_most_recent_transactions", "untrusted_content"],
     ["get_user_information", "private_data"],
     ["update_scheduled_transaction", "financial"],
     ["invite_user_to_slack", "privilege"],
@@ -175,7 +173,10 @@ describe("taxonomy", () => {
     ["get_most_recent_transactions", "financial"],
     ["approve_pull_request", "approval"],
     ["get_current_day", "private_data"],
-    // The user's own scheduled payments are not third-party text.
+    // A payment history names the user's own payees: paying one of them back is the everyday banking task, so
+    // treating the history as untrusted would join every refund to its IBAN. Injected payment subjects are left
+    // to the instruction-marker pattern.
+    ["get_most_recent_transactions", "untrusted_content"],
     ["get_scheduled_transactions", "untrusted_content"],
     ["draft_email", "public_sink"],
   ])("%s is not %s", (tool, category) => {
