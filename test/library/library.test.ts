@@ -161,6 +161,13 @@ describe("taxonomy", () => {
     ["EvernoteManagerManageNoteSharingLevel", "privilege"],
     ["EvernoteManagerReadNote", "untrusted_content"],
     ["delete_email", "destructive"],
+    // InjecAgent attacker tools (ToolEmu toolkits) that no category reached.
+    ["BankManagerPayBill", "financial"],
+    ["DropboxMoveItemToTrash", "destructive"],
+    ["The23andMeShareData", "public_sink"],
+    ["InvestmentManagerGetHoldingsInformation", "private_data"],
+    ["TeladocViewPrescriptions", "private_data"],
+    ["GoogleMapGetCurrentLocation", "private_data"],
   ])("%s is %s", (tool, category) => {
     expect(categoriesOf("any-server", tool)).toContain(category);
   });
@@ -179,6 +186,8 @@ describe("taxonomy", () => {
     ["get_most_recent_transactions", "untrusted_content"],
     ["get_scheduled_transactions", "untrusted_content"],
     ["draft_email", "public_sink"],
+    // InjecAgent's user tool: reading a shared calendar is where the injection comes from, not a share.
+    ["GoogleCalendarGetEventsFromSharedCalendar", "public_sink"],
   ])("%s is not %s", (tool, category) => {
     expect(categoriesOf("any-server", tool)).not.toContain(category);
   });
