@@ -161,6 +161,12 @@ describe("taxonomy", () => {
     ["EvernoteManagerManageNoteSharingLevel", "privilege"],
     ["EvernoteManagerReadNote", "untrusted_content"],
     ["delete_email", "destructive"],
+    // Reviews written by others are read; a review the agent writes is published.
+    ["get_rating_reviews_for_restaurants", "untrusted_content"],
+    ["TeladocViewReviews", "untrusted_content"],
+    ["get_pull_request_reviews", "untrusted_content"],
+    ["create_pull_request_review", "public_sink"],
+    ["brave_local_search", "untrusted_content"],
     // InjecAgent attacker tools (ToolEmu toolkits) that no category reached.
     ["BankManagerPayBill", "financial"],
     ["DropboxMoveItemToTrash", "destructive"],
@@ -188,6 +194,8 @@ describe("taxonomy", () => {
     ["draft_email", "public_sink"],
     // InjecAgent's user tool: reading a shared calendar is where the injection comes from, not a share.
     ["GoogleCalendarGetEventsFromSharedCalendar", "public_sink"],
+    ["create_pull_request_review", "untrusted_content"],
+    ["get_pull_request_reviews", "public_sink"],
   ])("%s is not %s", (tool, category) => {
     expect(categoriesOf("any-server", tool)).not.toContain(category);
   });
