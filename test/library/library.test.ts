@@ -167,6 +167,12 @@ describe("taxonomy", () => {
     ["get_pull_request_reviews", "untrusted_content"],
     ["create_pull_request_review", "public_sink"],
     ["brave_local_search", "untrusted_content"],
+    // Search and extraction servers return third-party web text (AgentHarm's search tools too).
+    ["tavily-search", "untrusted_content"],
+    ["tavily-extract", "untrusted_content"],
+    ["duckduckgo_search", "untrusted_content"],
+    ["query_google_search", "untrusted_content"],
+    ["perplexity_ask", "untrusted_content"],
     // InjecAgent attacker tools (ToolEmu toolkits) that no category reached.
     ["BankManagerPayBill", "financial"],
     ["DropboxMoveItemToTrash", "destructive"],
