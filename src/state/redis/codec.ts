@@ -138,30 +138,53 @@ export function encodeEvent(
     int(stored.seq),
     int(e.timestamp),
     text(e.event_id),
-    text(e.server),
-    text(e.tool),
+    nameText(e.server),
+    nameText(e.tool),
     call,
   ];
   if (ownUser) out.push(text(e.user_id));
   if (ownMethod) out.push(text(e.method));
   encodeSource(stored.source, schema, out);
-  const mask = new Array<number>(Math.ceil(schema.paths.length / 5)).fill(0);
-  const values: string[] = [];
-  for (let i = 0; i < schema.paths.length; i++) {
-    const v = read(e, schema.paths[i]!);
-    if (v === undefined) continue;
-    mask[Math.floor(i / 5)]! |= 1 << (i % 5);
-    values.push(typeof v === "string" ? text(v) : RS + JSON.stringify(v));
+  // The mask, one base-32 digit per five paths (trailing zero digits left out), then the values.
+  const paths = schema.paths;
+  let mask = "";
+  let zeroDigits = 0;
+  let values = "";
+  for (let d = 0; d * 5 < paths.length; d++) {
+    let bits = 0;
+    for (let b = 0, i = d * 5; b < 5 && i < paths.length; b++, i++) {
+      const v = read(e, paths[i]!);
+      if (v === undefined) continue;
+      bits |= 1 << b;
+      values += US + (typeof v === "string" ? text(v) : RS + JSON.stringify(v));
+    }
+    if (bits === 0) zeroDigits++;
+    else {
+      mask += DIGITS[0]!.repeat(zeroDigits) + DIGITS[bits];
+      zeroDigits = 0;
+    }
   }
-  if (values.length > 0) {
-    while (mask[mask.length - 1] === 0) mask.pop();
-    out.push(mask.map((m) => DIGITS[m]).join(""), ...values);
-  }
-  return out.join(US);
+  const head = out.join(US);
+  return values === "" ? head : head + US + mask + values;
 }
 
 function int(n: number): string {
   return Number.isSafeInteger(n) && n >= 0 ? n.toString(36) : RS + JSON.stringify(n);
+}
+
+/**
+ * `text` of server and tool names, remembered: a deployment has a few hundred of them and every event
+ * carries two (event ids, unique per event, are not worth remembering).
+ */
+const nameTexts = new Map<string, string>();
+function nameText(s: string): string {
+  let t = nameTexts.get(s);
+  if (t === undefined) {
+    t = text(s);
+    if (nameTexts.size >= 10_000) nameTexts.clear();
+    nameTexts.set(s, t);
+  }
+  return t;
 }
 
 function text(s: string): string {
