@@ -164,9 +164,8 @@ export class Detector implements Engine {
     const cutoff = state.newest - this.retentionMs;
     // Usual case, decided without touching the (cold) oldest event.
     if (index.oldestTs >= cutoff && events.length <= this.maxEvents) return 0;
-    const times = index.times;
     let old = 0;
-    while (old < times.length && times[old]! < cutoff) old++;
+    while (old < events.length && events[old]!.event.timestamp < cutoff) old++;
     const over = Math.max(0, events.length - old - this.maxEvents);
     const drop = old + over;
     if (drop === 0) return 0;

@@ -12,8 +12,6 @@ export class GroupIndex {
   private readonly lists = new Map<number, StoredEvent[]>();
   /** Entry ids per stored event, aligned with `state.events` (for removal without a lookup). */
   private readonly entriesAt: Array<readonly number[]> = [];
-  /** Timestamps of the stored events, aligned with `state.events`: trimming reads no cold event. */
-  readonly times: number[] = [];
   nextSeq = 0;
   size = 0;
   /** Timestamp of the group's oldest stored event (+Infinity when none). */
@@ -30,15 +28,9 @@ export class GroupIndex {
   insert(position: number, item: StoredEvent, entries: readonly number[]): void {
     // Appended to the group's events means last in every list too (lists are ordered subsets).
     const last = position === this.entriesAt.length;
-    const ts = item.event.timestamp;
-    if (position === 0) this.oldestTs = ts;
-    if (last) {
-      this.entriesAt.push(entries);
-      this.times.push(ts);
-    } else {
-      this.entriesAt.splice(position, 0, entries);
-      this.times.splice(position, 0, ts);
-    }
+    if (position === 0) this.oldestTs = item.event.timestamp;
+    if (last) this.entriesAt.push(entries);
+    else this.entriesAt.splice(position, 0, entries);
     for (const id of entries) {
       const list = this.lists.get(id);
       if (!list) this.lists.set(id, [item]);
@@ -60,8 +52,7 @@ export class GroupIndex {
       }
     }
     dropFront(this.entriesAt, count);
-    dropFront(this.times, count);
-    this.oldestTs = this.times.length > 0 ? this.times[0]! : Number.POSITIVE_INFINITY;
+    this.oldestTs = events.length > count ? events[count]!.event.timestamp : Number.POSITIVE_INFINITY;
   }
 
   inSync(state: GroupState): boolean {
