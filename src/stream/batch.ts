@@ -93,6 +93,8 @@ export async function processBatch(
       const again = inBatch
         ? []
         : outboxAlerts(itemRefs(refs, slotList, slotStart, i), loaded.groups, id, source);
+      // A repeat later in this batch is a plain duplicate, even at the same source (docs/semantics.md).
+      batchSeen.add(id);
       if (again.length > 0) {
         result.republished.push(...again);
         perEvent?.push({ status: "republished", alerts: again });

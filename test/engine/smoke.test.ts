@@ -308,5 +308,9 @@ describe("processBatch", () => {
     expect(again.republished).toEqual(r1.alerts);
     expect(again.alerts).toEqual([]);
     expect(again.duplicates).toBe(1);
+    // The same re-delivered item twice in one batch re-publishes once: the repeat is a duplicate.
+    const twice = await processBatch(det, counting, [items[2]!, items[2]!]);
+    expect(twice.republished).toEqual(r1.alerts);
+    expect(twice.duplicates).toBe(1);
   });
 });
