@@ -329,23 +329,20 @@ describe("stored event codec", () => {
       `${RS}uAZrW8jxOeyGfOlxtfo-aCw`,
       "mail",
       "send_email",
-      "",
-      "3",
-      "2n9c",
-      "mcp.tool-calls",
+      "3.2n9c.mcp.tool-calls",
       "f",
       "claude-desktop",
       `${RS}xn4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg`,
       "s-1",
       "x@evil.example",
     ]);
-    expect(Buffer.byteLength(raw)).toBe(164); // 230 as a JSON array (the previous encoding)
-    // The store's input topic is interned in its schema: an empty field.
+    expect(Buffer.byteLength(raw)).toBe(163); // 230 as a JSON array (an earlier encoding)
+    // The store's input topic is interned in its schema: left out.
     const interned = schemaFor(schema.dotted, "mcp.tool-calls");
     expect(registryEntry(interned)).toBe(JSON.stringify({ c: schema.dotted, t: "mcp.tool-calls" }));
     const short = encodeEvent(emitted, interned, group);
-    expect(short.split(US).slice(7, 11)).toEqual(["3", "2n9c", "", "f"]);
-    expect(Buffer.byteLength(short)).toBe(150);
+    expect(short.split(US).slice(6, 8)).toEqual(["3.2n9c", "f"]);
+    expect(Buffer.byteLength(short)).toBe(148);
     expect(decodeEvent(parseStored(short), interned, group)).toEqual(
       decodeEvent(parseStored(raw), schema, group),
     );
@@ -363,8 +360,9 @@ describe("stored event codec", () => {
       schema,
       group,
     );
-    expect(other.split(US).slice(4, 9)).toEqual(["mail", "send_email", "u1", "u-9", ""]);
-    expect(other.split(US)[11]).toBe(`${RS}xsha256:.f_of3OyhrQnW_WsNsV3Pqehq7Ho`);
+    expect(other.split(US).slice(1, 2)).toEqual(["2UE"]);
+    expect(other.split(US).slice(4, 8)).toEqual(["mail", "send_email", "u-9", ""]);
+    expect(other.split(US)[10]).toBe(`${RS}xsha256:.f_of3OyhrQnW_WsNsV3Pqehq7Ho`);
   });
 
   it("uses the short forms only for what they give back exactly", () => {
@@ -372,7 +370,7 @@ describe("stored event codec", () => {
     const form = (v: unknown) => {
       const raw = encodeEvent({ seq: 0, event: call({ arguments: { v } }) }, schema, group);
       expect(decodeEvent(parseStored(raw), schema, group).event.arguments).toEqual({ v });
-      return raw.split(US).slice(9).join(US);
+      return raw.split(US).slice(8).join(US);
     };
     const hex64 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     expect(form(hex64)).toBe(`${RS}xn4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg`);
@@ -398,38 +396,40 @@ describe("stored event codec", () => {
 
   it("rejects malformed stored events with DecodeError", () => {
     const schema = schemaFor(["arguments.a", "arguments.b", "session_id"]);
-    const ok = [schema.id, "1", "5", "e", "s", "t", "", "", "3", "x", "y"];
+    const ok = [schema.id, "1", "5", "e", "s", "t", "", "3", "x", "y"];
     expect(decodeEvent(parseStored(ok.join(US)), schema, { user_id: "u" }).event).toMatchObject({
       session_id: "x",
       arguments: { a: "y" },
     });
     const bad = (change: (a: string[]) => string[]) => change([...ok]).join(US);
     for (const raw of [
-      bad((a) => a.slice(0, 10)), // a value the mask lists is missing
+      bad((a) => a.slice(0, 9)), // a value the mask lists is missing
       bad((a) => [...a, "z"]), // a value the mask does not list
-      bad((a) => a.with(8, "30")), // trailing zero digit
-      bad((a) => a.with(8, "")),
-      bad((a) => a.with(8, "w")), // not a base-32 digit
-      bad((a) => a.with(8, "8")), // a path the schema does not have
+      bad((a) => a.with(7, "30")), // trailing zero digit
+      bad((a) => a.with(7, "")),
+      bad((a) => a.with(7, "w")), // not a base-32 digit
+      bad((a) => a.with(7, "8")), // a path the schema does not have
       bad((a) => a.with(1, "-1")),
+      bad((a) => a.with(1, "")),
       bad((a) => a.with(2, `${RS}"5"`)),
       bad((a) => a.with(3, `${RS}1`)),
       bad((a) => a.with(3, `${RS}uAAA`)),
       bad((a) => a.with(3, `${RS}x.AAA`)),
       bad((a) => a.with(3, `${RS}x!!!!!!!!!!!!!!!!!!!!!!`)),
-      bad((a) => a.with(6, "3")), // no such outcome
-      bad((a) => a.with(6, "mu")), // out of order
-      bad((a) => a.with(6, "u").slice(0, 8)), // the user_id it announces is missing
-      bad((a) => a.with(7, `${RS}{"x":1}`)),
-      bad((a) => a.with(7, `${RS}{`)),
-      bad((a) => a.with(7, "1").slice(0, 9)), // Kafka source cut short
-      bad((a) => [...a.slice(0, 7), "1", "2", "", "3", "x", "y"]), // interned topic, but the schema has none
+      bad((a) => a.with(1, "1X")), // no such call flag
+      bad((a) => a.with(1, "1MU")), // out of order
+      bad((a) => a.with(1, "1U").slice(0, 6)), // the user_id it announces is missing
+      bad((a) => a.with(6, `${RS}{"x":1}`)),
+      bad((a) => a.with(6, `${RS}{`)),
+      bad((a) => a.with(6, "1")), // Kafka source without its offset
+      bad((a) => a.with(6, "1.")),
+      bad((a) => a.with(6, "1.2")), // interned topic, but the schema has none
     ]) {
       expect(() => decodeEvent(parseStored(raw), schema, { user_id: "u" }), raw).toThrow(DecodeError);
     }
     expect(() => parseStored([schema.id, "1", "5"].join(US))).toThrow(DecodeError);
     const withTopic = schemaFor(schema.dotted, "audit");
-    const interned = [...ok.slice(0, 7), "1", "2", "", "3", "x", "y"].with(0, withTopic.id).join(US);
+    const interned = ok.with(0, withTopic.id).with(6, "1.2").join(US);
     expect(decodeEvent(parseStored(interned), withTopic, { user_id: "u" }).source).toEqual({
       topic: "audit",
       partition: 1,

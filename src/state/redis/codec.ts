@@ -7,17 +7,18 @@ import { OUTCOMES, type ToolCallEvent } from "../../events/schema.js";
  * Compact encoding of stored events: the values of a fixed list of fields, no names, separated by US
  * (U+001F, the ASCII unit separator), which no plain text carries:
  *
- *   schemaId US seq US timestamp US event_id US server US tool US call [US user_id] [US method]
- *     US source… [US mask US …present values]
+ *   schemaId US seq+call US timestamp US event_id US server US tool [US user_id] [US method]
+ *     US source [US mask US …present values]
  *
  * - Integers (seq, timestamp, Kafka partition and offset) in base 36; any other number as a tagged
  *   JSON value (a timestamp with a fraction of a millisecond).
- * - `call` is empty for the common case: `user_id` the group's `user_id` value (grouping by user),
- *   method "tools/call", outcome success. Otherwise it holds `u` (the user_id field follows), `m` (the
- *   method field follows) and the outcome's index when not success, in that order.
- * - `source`: one empty field (none), or `partition US offset US topic` with the topic empty when it
- *   is the schema's (the input topic, interned), or a tagged JSON object (a replay line, or Kafka
- *   coordinates outside the integer forms).
+ * - `call`, upper-case letters right after the seq's base-36 digits, is empty for the common case:
+ *   `user_id` the group's `user_id` value (grouping by user), method "tools/call", outcome success.
+ *   Otherwise `U` (the user_id field follows), `M` (the method field follows), then `E` (error) or `D`
+ *   (denied).
+ * - `source`: empty (none), `partition.offset` when the topic is the schema's (the input topic,
+ *   interned), `partition.offset.topic` otherwise, or a tagged JSON object (a replay line, or Kafka
+ *   coordinates outside the integer forms). One field: the base-36 numbers hold no dot.
  * - `mask`: which of the schema's paths are present, 5 paths per base-32 digit, lowest paths first; the
  *   present values follow in path order. An event with none of the paths ends after its source.
  * - Strings are written as they are. A field starting with RS (U+001E) is tagged: `RS u` + base64url
@@ -115,12 +116,14 @@ export class DecodeError extends Error {
 const US = "\u001f";
 const RS = "\u001e";
 const DIGITS = "0123456789abcdefghijklmnopqrstuv";
+/** The call flag per outcome index (success has none). */
+const OUTCOME_FLAGS = ["", "E", "D"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const LONE_SURROGATE = /\p{Cs}/u;
 /** A shorter hex run saves too little for its tag. */
 const MIN_HEX = 16;
 /** Fields up to and including the first of the source. */
-const COMPACT_BASE = 8;
+const COMPACT_BASE = 7;
 
 export function encodeEvent(
   stored: StoredEvent,
@@ -129,18 +132,19 @@ export function encodeEvent(
 ): string {
   if (schema.kind !== "compact") throw new Error(`${schema.kind} schemas are read, not written`);
   const e = stored.event;
+  if (!Number.isSafeInteger(stored.seq) || stored.seq < 0)
+    throw new RangeError(`stored event seq must be a non-negative integer, got ${stored.seq}`);
   const outcome = OUTCOMES.indexOf(e.outcome);
   const ownUser = e.user_id !== groupValues.user_id;
   const ownMethod = e.method !== "tools/call";
-  const call = `${ownUser ? "u" : ""}${ownMethod ? "m" : ""}${outcome > 0 ? outcome : ""}`;
+  const call = `${ownUser ? "U" : ""}${ownMethod ? "M" : ""}${outcome > 0 ? OUTCOME_FLAGS[outcome] : ""}`;
   const out = [
     schema.id,
-    int(stored.seq),
+    stored.seq.toString(36) + call,
     int(e.timestamp),
     text(e.event_id),
     nameText(e.server),
     nameText(e.tool),
-    call,
   ];
   if (ownUser) out.push(text(e.user_id));
   if (ownMethod) out.push(text(e.method));
@@ -209,7 +213,12 @@ function plain(s: string): boolean {
 
 function encodeSource(s: EventSource | undefined, schema: Schema, out: string[]): void {
   if (!s) out.push("");
-  else if ("line" in s || !Number.isSafeInteger(s.partition) || s.partition < 0) {
+  else if (
+    "line" in s ||
+    !Number.isSafeInteger(s.partition) ||
+    s.partition < 0 ||
+    !canonicalOffset(s.offset)
+  ) {
     const { line, topic, partition, offset } = s as {
       line?: number;
       topic?: string;
@@ -218,12 +227,15 @@ function encodeSource(s: EventSource | undefined, schema: Schema, out: string[])
     };
     out.push(RS + JSON.stringify(line !== undefined ? { line } : { topic, partition, offset }));
   } else {
-    const n = Number(s.offset);
-    const canonical = Number.isSafeInteger(n) && n >= 0 && String(n) === s.offset;
-    const offset = canonical ? n.toString(36) : RS + JSON.stringify(s.offset);
-    const topic = s.topic === schema.topic ? "" : s.topic === "" ? `${RS}""` : text(s.topic);
-    out.push(s.partition.toString(36), offset, topic);
+    const where = `${s.partition.toString(36)}.${Number(s.offset).toString(36)}`;
+    // Interned topic: nothing more. Another topic follows the second dot (a topic may hold dots).
+    out.push(s.topic === schema.topic ? where : `${where}.${s.topic === "" ? `${RS}""` : text(s.topic)}`);
   }
+}
+
+function canonicalOffset(offset: string): boolean {
+  const n = Number(offset);
+  return Number.isSafeInteger(n) && n >= 0 && String(n) === offset;
 }
 
 /** The raw fields of a stored event, and its schema id (to find the schema before decoding). */
@@ -258,35 +270,29 @@ function decodeCompact(a: string[], schema: Schema, groupValues: Record<string, 
     if (i >= a.length) throw new DecodeError(`stored event ends early: ${show(a.join(US))}`);
     return a[i++]!;
   };
-  const seq = unInt(next());
+  const call = /^([0-9a-z]+)(U?)(M?)([ED]?)$/.exec(next()) ?? badField(a[i - 1]!);
+  const seq = Number.parseInt(call[1]!, 36);
   const timestamp = unInt(next());
   const eventId = unText(next());
   const server = unText(next());
   const tool = unText(next());
-  const call = /^(u?)(m?)([12]?)$/.exec(next()) ?? badField(a[i - 1]!);
   const event: ToolCallEvent = {
     event_id: eventId,
     timestamp,
-    user_id: call[1] ? unText(next()) : (groupValues.user_id ?? ""),
+    user_id: call[2] ? unText(next()) : (groupValues.user_id ?? ""),
     server,
     tool,
-    method: call[2] ? unText(next()) : "tools/call",
-    outcome: OUTCOMES[Number(call[3])]!,
+    method: call[3] ? unText(next()) : "tools/call",
+    outcome: OUTCOMES[Math.max(0, OUTCOME_FLAGS.indexOf(call[4]!))]!,
     schema_version: 1,
   };
   const stored: StoredEvent = { seq, event };
   const source = next();
   if (source.startsWith(RS)) stored.source = unSource(json(source.slice(1)));
   else if (source !== "") {
-    const partition = unInt(source);
-    const offset = next();
-    const t = next();
-    const topic = t !== "" ? unText(t) : (schema.topic ?? badField(t));
-    stored.source = {
-      topic,
-      partition,
-      offset: offset.startsWith(RS) ? unText(offset) : String(unInt(offset)),
-    };
+    const where = /^([0-9a-z]+)\.([0-9a-z]+)(?:\.([^]*))?$/.exec(source) ?? badField(source);
+    const topic = where[3] !== undefined ? unText(where[3]) : (schema.topic ?? badField(source));
+    stored.source = { topic, partition: unInt(where[1]!), offset: String(unInt(where[2]!)) };
   }
   if (i === a.length) return stored;
   const mask = next();
