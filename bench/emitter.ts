@@ -138,10 +138,12 @@ async function overhead() {
   // Steady state: the producer thread started, loaded kafkajs and connected before anything counts.
   await servers.kafka.emitter!.flush();
   for (const side of sides) lat[side].length = 0;
-  // Blocks of calls per side in turn, so drift in the machine's load hits every side alike.
+  // Blocks of calls per side in turn, so drift in the machine's load hits every side alike; the
+  // order rotates every round, so no side always follows the Kafka side's sends.
   const block = 50;
-  for (let done = 0; done < CALLS; done += block) {
-    for (const side of sides) {
+  for (let done = 0, round = 0; done < CALLS; done += block, round++) {
+    for (let k = 0; k < sides.length; k++) {
+      const side = sides[(round + k) % sides.length]!;
       const c0 = process.cpuUsage();
       const t0 = threadCpuUs();
       for (let i = 0; i < Math.min(block, CALLS - done); i++) await call(side, done + i);
@@ -351,8 +353,8 @@ console.table({
     dropped: dl.delivery_events_dropped,
   },
 });
-// A run with reduced sizes is for trying things out: it leaves the results file alone.
-if (CALLS === 15000 && SECONDS === 5) {
+// A run with reduced sizes or another linger is for trying things out: it leaves the results file alone.
+if (CALLS === 15000 && SECONDS === 5 && LINGER === undefined) {
   writeResults("emitter", result);
   console.log("wrote bench/results/emitter.json");
 }
