@@ -290,7 +290,7 @@ function decodeCompact(a: string[], schema: Schema, groupValues: Record<string, 
   const source = next();
   if (source.startsWith(RS)) stored.source = unSource(json(source.slice(1)));
   else if (source !== "") {
-    const where = /^([0-9a-z]+)\.([0-9a-z]+)(?:\.([^]*))?$/.exec(source) ?? badField(source);
+    const where = /^([0-9a-z]+)\.([0-9a-z]+)(?:\.(.*))?$/s.exec(source) ?? badField(source);
     const topic = where[3] !== undefined ? unText(where[3]) : (schema.topic ?? badField(source));
     stored.source = { topic, partition: unInt(where[1]!), offset: String(unInt(where[2]!)) };
   }
