@@ -48,6 +48,8 @@ const CALLS = Number(args.calls);
 const SECONDS = Number(args.seconds);
 const CONCURRENCY = Number(args.concurrency);
 const LINGER = args.linger === undefined ? undefined : Number(args.linger);
+/** The emitter's default lingerMs (src/emitter/instrument.ts). */
+const DEFAULT_LINGER_MS = 20;
 const brokers = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
 const logger = pino({ level: "warn" }, pino.destination(2));
 
@@ -148,7 +150,7 @@ async function overhead() {
       const t0 = threadCpuUs();
       for (let i = 0; i < Math.min(block, CALLS - done); i++) await call(side, done + i);
       // Let this side's last linger timer and send run inside its own block's CPU account.
-      await new Promise((r) => setTimeout(r, 30));
+      await new Promise((r) => setTimeout(r, (LINGER ?? DEFAULT_LINGER_MS) + 10));
       const c = process.cpuUsage(c0);
       cpu[side] += c.user + c.system;
       threadCpu[side] += threadCpuUs() - t0;
