@@ -325,7 +325,7 @@ describe("stored event codec", () => {
     expect(raw.split(US)).toEqual([
       schema.id,
       "15",
-      "midc1z40",
+      "Pgsb-W0",
       `${RS}uAZrW8jxOeyGfOlxtfo-aCw`,
       "mail",
       "send_email",
@@ -336,13 +336,13 @@ describe("stored event codec", () => {
       "s-1",
       "x@evil.example",
     ]);
-    expect(Buffer.byteLength(raw)).toBe(163); // 230 as a JSON array (an earlier encoding)
+    expect(Buffer.byteLength(raw)).toBe(162); // 230 as a JSON array (an earlier encoding)
     // The store's input topic is interned in its schema: left out.
     const interned = schemaFor(schema.dotted, "mcp.tool-calls");
     expect(registryEntry(interned)).toBe(JSON.stringify({ c: schema.dotted, t: "mcp.tool-calls" }));
     const short = encodeEvent(emitted, interned, group);
     expect(short.split(US).slice(6, 8)).toEqual(["3.2n9c", "f"]);
-    expect(Buffer.byteLength(short)).toBe(148);
+    expect(Buffer.byteLength(short)).toBe(147);
     expect(decodeEvent(parseStored(short), interned, group)).toEqual(
       decodeEvent(parseStored(raw), schema, group),
     );
@@ -363,6 +363,18 @@ describe("stored event codec", () => {
     expect(other.split(US).slice(1, 2)).toEqual(["2UE"]);
     expect(other.split(US).slice(4, 8)).toEqual(["mail", "send_email", "u-9", ""]);
     expect(other.split(US)[10]).toBe(`${RS}xsha256:.f_of3OyhrQnW_WsNsV3Pqehq7Ho`);
+  });
+
+  it("writes timestamps in base 64, any other number as JSON, and reads them back exactly", () => {
+    const schema = schemaFor([]);
+    for (const timestamp of [0, 1, 63, 64, 4095, 1764000000000, Number.MAX_SAFE_INTEGER, 1.5, 1e21]) {
+      const raw = encodeEvent({ seq: 0, event: call({ timestamp }) }, schema, group);
+      expect(decodeEvent(parseStored(raw), schema, group).event.timestamp).toBe(timestamp);
+    }
+    const field = (timestamp: number) =>
+      encodeEvent({ seq: 0, event: call({ timestamp }) }, schema, group).split(US)[2];
+    expect([field(0), field(63), field(64), field(1764000000000)]).toEqual(["0", "_", "10", "Pgsb-W0"]);
+    expect(field(1.5)).toBe(`${RS}1.5`);
   });
 
   it("uses the short forms only for what they give back exactly", () => {
@@ -412,6 +424,9 @@ describe("stored event codec", () => {
       bad((a) => a.with(1, "-1")),
       bad((a) => a.with(1, "")),
       bad((a) => a.with(2, `${RS}"5"`)),
+      bad((a) => a.with(2, "")),
+      bad((a) => a.with(2, "5+")), // not a base-64 digit
+      bad((a) => a.with(2, "_".repeat(10))), // past the exact integers
       bad((a) => a.with(3, `${RS}1`)),
       bad((a) => a.with(3, `${RS}uAAA`)),
       bad((a) => a.with(3, `${RS}x.AAA`)),

@@ -10,8 +10,8 @@ import { OUTCOMES, type ToolCallEvent } from "../../events/schema.js";
  *   schemaId US seq+call US timestamp US event_id US server US tool [US user_id] [US method]
  *     US source [US mask US …present values]
  *
- * - Integers (seq, timestamp, Kafka partition and offset) in base 36; any other number as a tagged
- *   JSON value (a timestamp with a fraction of a millisecond).
+ * - Integers in base 36 (seq, Kafka partition and offset) or base 64 (`0-9A-Za-z-_`: the timestamp);
+ *   any other number as a tagged JSON value (a timestamp with a fraction of a millisecond).
  * - `call`, upper-case letters right after the seq's base-36 digits, is empty for the common case:
  *   `user_id` the group's `user_id` value (grouping by user), method "tools/call", outcome success.
  *   Otherwise `U` (the user_id field follows), `M` (the method field follows), then `E` (error) or `D`
@@ -116,6 +116,7 @@ export class DecodeError extends Error {
 const US = "\u001f";
 const RS = "\u001e";
 const DIGITS = "0123456789abcdefghijklmnopqrstuv";
+const DIGITS64 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_";
 /** The call flag per outcome index (success has none). */
 const OUTCOME_FLAGS = ["", "E", "D"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -141,7 +142,7 @@ export function encodeEvent(
   const out = [
     schema.id,
     stored.seq.toString(36) + call,
-    int(e.timestamp),
+    time(e.timestamp),
     text(e.event_id),
     nameText(e.server),
     nameText(e.tool),
@@ -172,8 +173,29 @@ export function encodeEvent(
   return values === "" ? head : head + US + mask + values;
 }
 
-function int(n: number): string {
-  return Number.isSafeInteger(n) && n >= 0 ? n.toString(36) : RS + JSON.stringify(n);
+/**
+ * Epoch milliseconds in base 64 (7 digits until the year 2109, one fewer than base 36; every stored
+ * event has one); any other number as a tagged JSON value.
+ */
+function time(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) return RS + JSON.stringify(n);
+  let out = "";
+  do {
+    out = DIGITS64[n % 64]! + out;
+    n = Math.floor(n / 64);
+  } while (n > 0);
+  return out;
+}
+
+function unTime(f: string): number {
+  if (f.startsWith(RS)) return unInt(f);
+  let n = 0;
+  for (let i = 0; i < f.length; i++) {
+    const d = DIGITS64.indexOf(f[i]!);
+    if (d < 0) badField(f);
+    n = n * 64 + d;
+  }
+  return f === "" || !Number.isSafeInteger(n) ? badField(f) : n;
 }
 
 /**
@@ -272,7 +294,7 @@ function decodeCompact(a: string[], schema: Schema, groupValues: Record<string, 
   };
   const call = /^([0-9a-z]+)(U?)(M?)([ED]?)$/.exec(next()) ?? badField(a[i - 1]!);
   const seq = Number.parseInt(call[1]!, 36);
-  const timestamp = unInt(next());
+  const timestamp = unTime(next());
   const eventId = unText(next());
   const server = unText(next());
   const tool = unText(next());
