@@ -14,8 +14,8 @@ export interface GroupKeys {
 
 /**
  * A function's answers remembered, at most `max` of them (all forgotten at once beyond that). A batch
- * asks for the same group tags and seen-id hashes in its load and again in its save, and a user's
- * group comes back batch after batch; SHA-256 through node:crypto costs ~1.5 µs and a few objects.
+ * asks for the same seen-id hashes in its load and again in its save; SHA-256 through node:crypto
+ * costs ~1.5 µs and a few objects.
  */
 function remembered(fn: (s: string) => string, max: number): (s: string) => string {
   const answers = new Map<string, string>();
@@ -32,7 +32,8 @@ function remembered(fn: (s: string) => string, max: number): (s: string) => stri
 
 const hash96 = (s: string) => createHash("sha256").update(s).digest("base64url").slice(0, 16);
 
-export const groupTag: (groupKey: string) => string = remembered(hash96, 100_000);
+/** Not remembered here: the store keeps each group's key names, built once (RedisStore.keysOf). */
+export const groupTag: (groupKey: string) => string = hash96;
 
 export function groupKeys(prefix: string, groupKey: string): GroupKeys {
   const base = `${prefix}{${groupTag(groupKey)}}:`;

@@ -25,20 +25,19 @@ return out
 
 /**
  * KEYS: four per group. ARGV[1] outboxSince (ms). Returns per group
- * {version, metaFlat, events, outboxIds, outboxValues}.
+ * {metaFlat, events, outboxIds, outboxValues}; the version is the meta hash's `v` (none: 0).
  */
 export const READ_GROUPS = `#!lua flags=no-writes
 local out = {}
 local since = ARGV[1]
 for g = 1, #KEYS / 4 do
   local b = (g - 1) * 4
-  local v = tonumber(redis.call('HGET', KEYS[b + 1], 'v') or '0')
   local meta = redis.call('HGETALL', KEYS[b + 1])
   local events = redis.call('LRANGE', KEYS[b + 2], 0, -1)
   local ids = redis.call('ZRANGE', KEYS[b + 4], since, '+inf', 'BYSCORE')
   local values = {}
   for i = 1, #ids do values[i] = redis.call('HGET', KEYS[b + 3], ids[i]) or '' end
-  out[g] = {v, meta, events, ids, values}
+  out[g] = {meta, events, ids, values}
 end
 return out
 `;

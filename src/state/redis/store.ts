@@ -85,7 +85,7 @@ interface ScriptCommands {
   cwSaveBatch(numKeys: number, keys: string[], args: Args): ChainableCommander;
 }
 
-type FullReply = [number, string[], string[], string[], string[]];
+type FullReply = [string[], string[], string[], string[]];
 type ParsedGroup = { ref: GroupRef; reply: FullReply; events: unknown[][] };
 
 const MINUTE = 60_000;
@@ -264,7 +264,7 @@ export class RedisStore implements StateStore {
     const unknownSchemas = new Set<string>();
     refs.forEach((ref, j) => {
       const reply = replies[j]!;
-      const events = reply[2].map((r) => {
+      const events = reply[1].map((r) => {
         const a = parseStored(r);
         this.raw.set(a, r);
         if (!this.schemas.has(schemaIdOf(a))) unknownSchemas.add(schemaIdOf(a));
@@ -374,10 +374,11 @@ export class RedisStore implements StateStore {
   }
 
   private toState({ ref, reply, events }: ParsedGroup): GroupState {
-    const [version, metaFlat, , outboxIds, outboxValues] = reply;
+    const [metaFlat, , outboxIds, outboxValues] = reply;
     const state = newGroupState(ref.key, ref.groupingId, { ...ref.values });
-    state.version = version;
-    if (version === 0) return state;
+    for (let j = 0; j < metaFlat.length; j += 2)
+      if (metaFlat[j] === "v") state.version = Number(metaFlat[j + 1]);
+    if (state.version === 0) return state;
     for (let j = 0; j < metaFlat.length; j += 2) {
       const field = metaFlat[j]!;
       const value = metaFlat[j + 1]!;
