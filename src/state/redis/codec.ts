@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { EventSource, OutboxEntry, PatternMark, StoredEvent } from "../../engine/group-state.js";
 import { OUTCOMES, type ToolCallEvent } from "../../events/schema.js";
+import { remembered } from "./remembered.js";
 
 /**
  * Compact encoding of stored events: the values of a fixed list of fields, no names, separated by US
@@ -202,16 +203,7 @@ function unTime(f: string): number {
  * `text` of server and tool names, remembered: a deployment has a few hundred of them and every event
  * carries two (event ids, unique per event, are not worth remembering).
  */
-const nameTexts = new Map<string, string>();
-function nameText(s: string): string {
-  let t = nameTexts.get(s);
-  if (t === undefined) {
-    t = text(s);
-    if (nameTexts.size >= 10_000) nameTexts.clear();
-    nameTexts.set(s, t);
-  }
-  return t;
-}
+const nameText = remembered((s: string) => text(s), 10_000);
 
 function text(s: string): string {
   if (UUID.test(s)) return `${RS}u${Buffer.from(s.replaceAll("-", ""), "hex").toString("base64url")}`;

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { remembered } from "./remembered.js";
 
 /**
  * Key layout. Every key of one group shares the hash tag `{<tag>}`, so a group lives in one Redis
@@ -10,24 +11,6 @@ export interface GroupKeys {
   events: string;
   outbox: string;
   outboxIndex: string;
-}
-
-/**
- * A function's answers remembered, at most `max` of them (all forgotten at once beyond that). A batch
- * asks for the same seen-id hashes in its load and again in its save; SHA-256 through node:crypto
- * costs ~1.5 µs and a few objects.
- */
-function remembered(fn: (s: string) => string, max: number): (s: string) => string {
-  const answers = new Map<string, string>();
-  return (s) => {
-    let a = answers.get(s);
-    if (a === undefined) {
-      a = fn(s);
-      if (answers.size >= max) answers.clear();
-      answers.set(s, a);
-    }
-    return a;
-  };
 }
 
 const hash96 = (s: string) => createHash("sha256").update(s).digest("base64url").slice(0, 16);
@@ -46,6 +29,7 @@ export function seenShardKey(prefix: string, shard: number): string {
 }
 
 /** A seen id is stored as a 96-bit hash: fixed 16 bytes whatever the id's length (ids go up to 128). */
+// Remembered: a batch asks for its ids' hashes in its load and again in its save.
 export const seenMember: (eventId: string) => string = remembered(hash96, 50_000);
 
 const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -32,6 +32,7 @@ import {
   seenShardKey,
   seenShardOf,
 } from "./keys.js";
+import { remembered } from "./remembered.js";
 import { type Args, byShard, pushGroupArgs } from "./save-args.js";
 import { READ_GROUPS, READ_VERSIONS, SAVE_BATCH, SAVE_HEADER } from "./scripts.js";
 
@@ -121,7 +122,7 @@ export class RedisStore implements StateStore {
   private lastError: Error | undefined;
   private readonly cache: GroupCache;
   /** Each group's key names, built once: a group comes back batch after batch. Bounded like the cache. */
-  private readonly keyNames = new Map<string, GroupKeys>();
+  private readonly keysOf: (groupKey: string) => GroupKeys;
 
   constructor(opts: RedisStoreOptions) {
     this.prefix = opts.prefix ?? "cw:";
@@ -135,6 +136,7 @@ export class RedisStore implements StateStore {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 2000;
     this.now = opts.now ?? Date.now;
     this.cache = new GroupCache(Math.max(0, Math.floor(opts.cacheGroups ?? 10_000)));
+    this.keysOf = remembered((key) => groupKeys(this.prefix, key), KEY_NAMES_KEPT);
     this.schema = schemaFor(opts.fields, opts.topic);
     this.schemas.set(this.schema.id, this.schema);
 
@@ -233,16 +235,6 @@ export class RedisStore implements StateStore {
       if (seenMembers.has(members[j]!)) seen.add(id);
     });
     return { groups, seen };
-  }
-
-  private keysOf(groupKey: string): GroupKeys {
-    let k = this.keyNames.get(groupKey);
-    if (k === undefined) {
-      if (this.keyNames.size >= KEY_NAMES_KEPT) this.keyNames.clear();
-      k = groupKeys(this.prefix, groupKey);
-      this.keyNames.set(groupKey, k);
-    }
-    return k;
   }
 
   private readGroups(cmd: ScriptCommands, refs: GroupRef[]): void {
