@@ -1,4 +1,5 @@
 import { type GroupState, newGroupState } from "../engine/group-state.js";
+import { SeenIds } from "./seen-ids.js";
 import type { GroupRef, LoadedBatch, SaveBatch, StateStore } from "./store.js";
 
 export interface MemoryStoreOptions {
@@ -50,14 +51,8 @@ export class MemoryStore implements StateStore {
   /** Where this store stamps a group's last use: a non-enumerable per-store symbol property. */
   private readonly use = Symbol("chainwatch.memory-store.use");
   private clock = 0;
-  /**
-   * Event id → event timestamp minus `seenBase`; insertion order approximates age. Stored relative:
-   * an epoch-ms value is no small integer and would be one more heap object per id for the GC.
-   */
-  private readonly seen = new Map<string, number>();
-  private seenBase: number | undefined;
-  /** The few ids whose timestamp does not survive the round trip through `seenBase` exactly. */
-  private readonly seenInexact = new Map<string, number>();
+  /** Event ids seen, oldest first, with their event timestamps. */
+  private readonly seen = new SeenIds();
   /** Largest event timestamp saved (group newest or seen id). */
   private newest = Number.NEGATIVE_INFINITY;
   private lastIdleSweep = Number.NEGATIVE_INFINITY;
@@ -117,17 +112,7 @@ export class MemoryStore implements StateStore {
       if (state.newest > this.newest) this.newest = state.newest;
     }
     for (const { id, timestamp } of batch.seen) {
-      if (this.seenBase === undefined) this.seenBase = Math.trunc(timestamp);
-      const at = timestamp - this.seenBase;
-      const size = this.seen.size;
-      this.seen.set(id, at);
-      // Already there (another batch saw it since this one loaded): it moves last, as just seen.
-      if (this.seen.size === size) {
-        this.seen.delete(id);
-        this.seen.set(id, at);
-        if (this.seenInexact.size > 0) this.seenInexact.delete(id);
-      }
-      if (this.seenBase + at !== timestamp) this.seenInexact.set(id, timestamp);
+      this.seen.add(id, timestamp);
       if (timestamp > this.newest) this.newest = timestamp;
     }
     this.expireSeen();
@@ -163,12 +148,10 @@ export class MemoryStore implements StateStore {
     // An event stamped far in the future (a bad clock) must not make every other id look old.
     const horizon = Math.min(this.newest, Date.now()) - this.seenTtlMs;
     // Oldest inserted first; an id inserted late with an old timestamp just lives a little longer.
-    const base = this.seenBase ?? 0;
-    for (const [id, at] of this.seen) {
-      const ts = (this.seenInexact.size > 0 ? this.seenInexact.get(id) : undefined) ?? base + at;
-      if (ts >= horizon && this.seen.size <= this.maxSeenIds) break;
-      this.seen.delete(id);
-      if (this.seenInexact.size > 0) this.seenInexact.delete(id);
+    for (;;) {
+      const ts = this.seen.oldestTime();
+      if (ts === undefined || (ts >= horizon && this.seen.size <= this.maxSeenIds)) break;
+      this.seen.dropOldest();
       if (ts >= horizon) this.seenIdsDropped++;
     }
   }

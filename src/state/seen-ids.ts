@@ -1,0 +1,201 @@
+/**
+ * The memory store's seen event ids, oldest first, each with its event timestamp. A `Map` of a few
+ * hundred thousand string keys costs several cache misses per lookup (bucket, entry, key string for
+ * its hash) and is copied whole as it grows; here an id is a 32-bit hash in a linear-probing table
+ * pointing into a ring of ids in insertion order: a lookup of a new id (the usual one) touches one
+ * table slot, the id string only when the hash matches. Exact: a hash match is confirmed on the id.
+ *
+ * Ring entries are numbered by insertion (`seq`); an entry lives at `seq & ringMask`, so the ring
+ * grows without renumbering and the table (which holds seq + 1) survives a ring growth untouched.
+ */
+export class SeenIds {
+  /** `undefined` marks an entry whose id was added again later (or one already dropped). */
+  private ids!: Array<string | undefined>;
+  private times!: Float64Array;
+  private hashes!: Int32Array;
+  private ringMask = 0;
+  /** Seq of the oldest ring entry and of the next one. */
+  private head = 0;
+  private tail = 0;
+  /** At most half full: seq + 1 per slot (0 = empty), and that id's hash. */
+  private slots!: Int32Array;
+  private slotHash!: Int32Array;
+  private mask = 0;
+  size = 0;
+
+  /** `maxSeq`: where seqs are shifted down (lower only in tests). */
+  constructor(
+    capacity = 1024,
+    private readonly maxSeq = 2 ** 30,
+  ) {
+    this.reset(capacity);
+  }
+
+  private reset(capacity: number): void {
+    const c = 1 << Math.ceil(Math.log2(Math.max(capacity, 16)));
+    this.ids = new Array(c).fill(undefined);
+    this.times = new Float64Array(c);
+    this.hashes = new Int32Array(c);
+    this.ringMask = c - 1;
+    this.slots = new Int32Array(2 * c);
+    this.slotHash = new Int32Array(2 * c);
+    this.mask = 2 * c - 1;
+    this.head = 0;
+    this.tail = 0;
+    this.size = 0;
+  }
+
+  has(id: string): boolean {
+    return this.find(id, hashOf(id)) >= 0;
+  }
+
+  /** Remembers `id` as just seen: one seen before moves to the end, with this timestamp. */
+  add(id: string, timestamp: number): void {
+    if (this.tail - this.head > this.ringMask) this.growRing();
+    if (2 * (this.size + 1) > this.slots.length) this.rehash(4 * this.slots.length);
+    if (this.tail >= this.maxSeq) this.rebase();
+    const h = hashOf(id);
+    let s = this.find(id, h);
+    if (s >= 0) this.ids[(this.slots[s]! - 1) & this.ringMask] = undefined;
+    else {
+      s = this.freeSlot(h);
+      this.slotHash[s] = h;
+      this.size++;
+    }
+    const at = this.tail & this.ringMask;
+    this.ids[at] = id;
+    this.times[at] = timestamp;
+    this.hashes[at] = h;
+    this.slots[s] = ++this.tail;
+  }
+
+  /** The oldest id's timestamp (undefined when empty). */
+  oldestTime(): number | undefined {
+    this.skipDead();
+    return this.head < this.tail ? this.times[this.head & this.ringMask] : undefined;
+  }
+
+  /** Forgets the oldest id. */
+  dropOldest(): void {
+    this.skipDead();
+    if (this.head === this.tail) return;
+    const at = this.head & this.ringMask;
+    this.removeSlot(this.find(this.ids[at]!, this.hashes[at]!));
+    this.ids[at] = undefined;
+    this.head++;
+    this.size--;
+  }
+
+  private skipDead(): void {
+    while (this.head < this.tail && this.ids[this.head & this.ringMask] === undefined) this.head++;
+  }
+
+  /** Table slot of `id`, or -1. */
+  private find(id: string, h: number): number {
+    const slots = this.slots;
+    const mask = this.mask;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const seq = slots[s]!;
+      if (seq === 0) return -1;
+      if (this.slotHash[s] === h && this.ids[(seq - 1) & this.ringMask] === id) return s;
+    }
+  }
+
+  private freeSlot(h: number): number {
+    let s = h & this.mask;
+    while (this.slots[s] !== 0) s = (s + 1) & this.mask;
+    return s;
+  }
+
+  /** Backward-shift deletion: later entries of the probe run move up, no tombstones. */
+  private removeSlot(i: number): void {
+    const slots = this.slots;
+    const slotHash = this.slotHash;
+    const mask = this.mask;
+    for (let j = (i + 1) & mask; slots[j] !== 0; j = (j + 1) & mask) {
+      const home = slotHash[j]! & mask;
+      // The entry at j may move to i unless its home lies cyclically in (i, j].
+      const stays = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (stays) continue;
+      slots[i] = slots[j]!;
+      slotHash[i] = slotHash[j]!;
+      i = j;
+    }
+    slots[i] = 0;
+  }
+
+  /** Doubles the ring; every entry keeps its seq. Mostly dead (ids added twice): compacted instead. */
+  private growRing(): void {
+    if (this.tail - this.head > 4 * this.size + 64) {
+      this.compact();
+      return;
+    }
+    const old = this.ids;
+    const oldTimes = this.times;
+    const oldHashes = this.hashes;
+    const oldMask = this.ringMask;
+    const c = 2 * old.length;
+    this.ids = new Array(c).fill(undefined);
+    this.times = new Float64Array(c);
+    this.hashes = new Int32Array(c);
+    this.ringMask = c - 1;
+    for (let seq = this.head; seq < this.tail; seq++) {
+      const from = seq & oldMask;
+      const to = seq & this.ringMask;
+      this.ids[to] = old[from];
+      this.times[to] = oldTimes[from]!;
+      this.hashes[to] = oldHashes[from]!;
+    }
+  }
+
+  /**
+   * A larger table, filled in the old one's slot order: that order follows the hashes, so the new
+   * table is written in a few sequential runs rather than at random.
+   */
+  private rehash(capacity: number): void {
+    const oldSlots = this.slots;
+    const oldHash = this.slotHash;
+    this.slots = new Int32Array(capacity);
+    this.slotHash = new Int32Array(capacity);
+    this.mask = capacity - 1;
+    for (let i = 0; i < oldSlots.length; i++) {
+      const seq = oldSlots[i]!;
+      if (seq === 0) continue;
+      const s = this.freeSlot(oldHash[i]!);
+      this.slots[s] = seq;
+      this.slotHash[s] = oldHash[i]!;
+    }
+  }
+
+  /** Seqs stay below 2^31 (the table is an Int32Array): shifted down by a multiple of the ring size. */
+  private rebase(): void {
+    const by = this.head - (this.head & this.ringMask);
+    const slots = this.slots;
+    for (let i = 0; i < slots.length; i++) if (slots[i] !== 0) slots[i] -= by;
+    this.head -= by;
+    this.tail -= by;
+  }
+
+  /** Live entries renumbered from 0 into a fresh ring and table. */
+  private compact(): void {
+    const live: Array<[string, number]> = [];
+    for (let seq = this.head; seq < this.tail; seq++) {
+      const at = seq & this.ringMask;
+      const id = this.ids[at];
+      if (id !== undefined) live.push([id, this.times[at]!]);
+    }
+    this.reset(2 * live.length);
+    for (const [id, ts] of live) this.add(id, ts);
+  }
+}
+
+/** FNV-1a over the UTF-16 code units, then a murmur3 finaliser (ids often differ only at the end). */
+function hashOf(id: string): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
