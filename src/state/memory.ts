@@ -70,13 +70,15 @@ export class MemoryStore implements StateStore {
 
   async load(refs: GroupRef[], eventIds: string[]): Promise<LoadedBatch> {
     this.assertOpen();
-    const groups = new Map<string, GroupState>();
+    const states: Array<GroupState | undefined> = new Array(refs.length);
     const use = this.use;
     const loadStart = this.clock;
-    for (const ref of refs) {
+    for (let i = 0; i < refs.length; i++) {
+      const ref = refs[i]!;
       const key = ref.key;
       let state = this.groups.get(key) as Used | undefined;
       if (state) {
+        states[i] = state;
         // Already touched by this load (a repeated ref): as if skipped.
         if (state[use]! > loadStart) continue;
         if (this.ordered) {
@@ -87,13 +89,13 @@ export class MemoryStore implements StateStore {
         state = newGroupState(key, ref.groupingId, { ...ref.values }) as Used;
         state.live = true;
         this.groups.set(key, state);
+        states[i] = state;
       }
       this.touch(state);
-      groups.set(key, state);
     }
     const seen = new Set<string>();
     if (this.seen.size > 0) for (const id of eventIds) if (this.seen.has(id)) seen.add(id);
-    return { groups, seen };
+    return new Loaded(refs, states, seen);
   }
 
   async save(batch: SaveBatch): Promise<void> {
@@ -209,6 +211,25 @@ function trimOutbox(state: GroupState, max: number): void {
   for (const id of state.outbox.keys()) {
     if (state.outbox.size <= max) break;
     state.outbox.delete(id);
+  }
+}
+
+/** The store's own states by position; the map by key is built only for a caller that reads it. */
+class Loaded implements LoadedBatch {
+  private byKey: Map<string, GroupState> | undefined;
+
+  constructor(
+    private readonly refs: readonly GroupRef[],
+    readonly states: ReadonlyArray<GroupState | undefined>,
+    readonly seen: Set<string>,
+  ) {}
+
+  get groups(): Map<string, GroupState> {
+    if (this.byKey === undefined) {
+      this.byKey = new Map();
+      for (let i = 0; i < this.refs.length; i++) this.byKey.set(this.refs[i]!.key, this.states[i]!);
+    }
+    return this.byKey;
   }
 }
 

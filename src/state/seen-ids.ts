@@ -33,7 +33,7 @@ export class SeenIds {
 
   private reset(capacity: number): void {
     const c = 1 << Math.ceil(Math.log2(Math.max(capacity, 16)));
-    this.ids = new Array(c).fill(undefined);
+    this.ids = new Array(c);
     this.times = new Float64Array(c);
     this.hashes = new Int32Array(c);
     this.ringMask = c - 1;
@@ -52,7 +52,7 @@ export class SeenIds {
   /** Remembers `id` as just seen: one seen before moves to the end, with this timestamp. */
   add(id: string, timestamp: number): void {
     if (this.tail - this.head > this.ringMask) this.growRing();
-    if (2 * (this.size + 1) > this.slots.length) this.rehash(4 * this.slots.length);
+    if (2 * (this.size + 1) > this.slots.length) this.rehash(2 * this.slots.length);
     if (this.tail >= this.maxSeq) this.rebase();
     const h = hashOf(id);
     let s = this.find(id, h);
@@ -135,7 +135,7 @@ export class SeenIds {
     const oldHashes = this.hashes;
     const oldMask = this.ringMask;
     const c = 2 * old.length;
-    this.ids = new Array(c).fill(undefined);
+    this.ids = new Array(c);
     this.times = new Float64Array(c);
     this.hashes = new Int32Array(c);
     this.ringMask = c - 1;

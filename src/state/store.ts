@@ -10,6 +10,11 @@ export interface GroupRef {
 /** Everything the engine needs for one batch, loaded in one round trip. */
 export interface LoadedBatch {
   groups: Map<string, GroupState>;
+  /**
+   * Optional, for a caller that passed each key once: the state of `refs[i]` at index i, so that it
+   * needs no lookup by key (a store may then build `groups` only when it is read).
+   */
+  states?: ReadonlyArray<GroupState | undefined>;
   /** Of the batch's event ids, those already seen (globally, by event_id). */
   seen: Set<string>;
 }

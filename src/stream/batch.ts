@@ -74,6 +74,7 @@ export async function processBatch(
     slotStart[i + 1] = slotList.length;
   }
   const loaded = await store.load(refs, ids);
+  const byPosition = loaded.states;
   const states: Array<GroupState | undefined> = new Array(refs.length);
 
   const result: BatchResult = { alerts: [], republished: [], duplicates: 0, tooLate: 0, evicted: 0 };
@@ -113,10 +114,10 @@ export async function processBatch(
       let state = states[slot];
       if (state === undefined) {
         const ref = refs[slot]!;
-        state = loaded.groups.get(ref.key);
+        state = byPosition ? byPosition[slot] : loaded.groups.get(ref.key);
         if (!state) {
           state = newGroupState(ref.key, ref.groupingId, { ...ref.values });
-          loaded.groups.set(ref.key, state);
+          if (!byPosition) loaded.groups.set(ref.key, state);
         }
         states[slot] = state;
       }
