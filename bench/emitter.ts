@@ -29,11 +29,10 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { Kafka, logLevel } from "kafkajs";
 import { pino } from "pino";
 import { z } from "zod";
-import { Delivery } from "../src/emitter/delivery.js";
 import { buildEvent } from "../src/emitter/event.js";
 import { type Instrumentation, instrumentMcpServer } from "../src/emitter/index.js";
 import { policyResolver } from "../src/emitter/options.js";
-import { ThreadedKafkaProducer } from "../src/stream/kafkajs/threaded-producer.js";
+import { ThreadedDelivery } from "../src/emitter/threaded-delivery.js";
 import { machine, writeResults } from "./lib/results.js";
 
 const { values: args } = parseArgs({
@@ -253,17 +252,18 @@ async function throughput() {
 }
 
 /**
- * The delivery path alone (queue, batches, producer thread, kafkajs, broker) with built events pushed as fast as the
+ * The delivery path alone (shared queue, producer thread, batches, kafkajs, broker) with built events pushed as fast as the
  * queue takes them: what one process can hand to Kafka when MCP itself is not the limit.
  */
 async function deliveryThroughput() {
   const topic = `bench-emitter-delivery-${randomBytes(4).toString("hex")}`;
   await createTopic(topic);
-  const producer = new ThreadedKafkaProducer({ brokers, clientId: "bench-emitter", logger });
-  const delivery = new Delivery({
-    producer,
+  const delivery = new ThreadedDelivery({
+    brokers,
+    clientId: "bench-emitter",
     topic,
     queueSize: 10_000,
+    queueBytes: 16 * 1024 * 1024,
     batchSize: 500,
     lingerMs: 20,
     logger,

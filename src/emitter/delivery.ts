@@ -1,26 +1,19 @@
-import { metrics } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { ToolCallEvent } from "../events/index.js";
 import type { OutMessage, Producer } from "../stream/port.js";
+import {
+  DeliveryAccounting,
+  type DeliveryStats,
+  isPermanent,
+  MAX_BACKOFF_MS,
+  MIN_BACKOFF_MS,
+} from "./accounting.js";
+
+export type { DeliveryStats } from "./accounting.js";
 
 /** An event as the emitter builds it: the wire shape, timestamp in epoch ms. */
 export type EmittedEvent = Omit<ToolCallEvent, "method" | "outcome" | "schema_version"> &
   Partial<Pick<ToolCallEvent, "method" | "outcome" | "schema_version">>;
-
-export interface DeliveryStats {
-  /** Events handed to the emitter (one per tool call). */
-  emitted: number;
-  /** Events the broker acknowledged. */
-  sent: number;
-  /** Events lost: queue full, a batch the broker refused for good, or still queued when close() gave up. */
-  dropped: number;
-  /** Events sent with the placeholder user id. */
-  anonymous: number;
-  /** Events waiting in memory now. */
-  queued: number;
-  /** Failed produce attempts (each retried, unless the error is permanent). */
-  sendErrors: number;
-}
 
 export interface DeliveryOptions {
   producer: Producer;
@@ -31,29 +24,6 @@ export interface DeliveryOptions {
   logger: Logger;
   warnIntervalMs: number;
 }
-
-/**
- * The emitter's OTel counters. Made when a server is instrumented, not when this module loads: the
- * metrics API has no proxy, so a meter taken before the application registers its MeterProvider
- * would stay a no-op forever.
- */
-function makeCounters() {
-  const meter = metrics.getMeter("chainwatch-emitter");
-  return {
-    dropped: meter.createCounter("chainwatch.emitter.events.dropped", {
-      description: "Tool-call events the emitter could not deliver",
-    }),
-    sent: meter.createCounter("chainwatch.emitter.events.sent", {
-      description: "Tool-call events acknowledged by Kafka",
-    }),
-    anonymous: meter.createCounter("chainwatch.emitter.events.anonymous", {
-      description: "Tool-call events sent without a known user",
-    }),
-  };
-}
-
-const MIN_BACKOFF_MS = 100;
-const MAX_BACKOFF_MS = 5_000;
 
 /**
  * Gets events to Kafka without ever making a tool call wait: `push` only appends to a bounded
@@ -71,23 +41,18 @@ export class Delivery {
   private loop: Promise<void> | undefined;
   private closed = false;
   private giveUp = false;
-  private lastWarnAt = 0;
-  private droppedSinceWarn = 0;
   private idleWaiters: Array<() => void> = [];
-  private readonly counts = { emitted: 0, sent: 0, dropped: 0, anonymous: 0, sendErrors: 0 };
-  private readonly otel = makeCounters();
+  private readonly account: DeliveryAccounting;
 
-  constructor(private readonly opts: DeliveryOptions) {}
+  constructor(private readonly opts: DeliveryOptions) {
+    this.account = new DeliveryAccounting(opts.logger, opts.warnIntervalMs, opts.queueSize);
+  }
 
   push(event: EmittedEvent, anonymous: boolean): void {
-    this.counts.emitted++;
-    if (anonymous) {
-      this.counts.anonymous++;
-      this.otel.anonymous.add(1);
-    }
+    this.account.emitted(anonymous);
     // The bound covers the batch in flight too: it is what the process holds in memory.
     if (this.closed || this.queue.length + (this.inFlight?.length ?? 0) >= this.opts.queueSize) {
-      this.drop(1, this.closed ? "closed" : "queue_full");
+      this.account.drop(1, this.closed ? "closed" : "queue_full");
       return;
     }
     this.queue.push({ topic: this.opts.topic, key: event.user_id, value: JSON.stringify(event) });
@@ -97,7 +62,7 @@ export class Delivery {
   }
 
   stats(): DeliveryStats {
-    return { ...this.counts, queued: this.queue.length + (this.inFlight?.length ?? 0) };
+    return this.account.stats(this.queue.length + (this.inFlight?.length ?? 0));
   }
 
   /** Resolves when everything pushed so far is acknowledged (or dropped). */
@@ -121,7 +86,7 @@ export class Delivery {
       const left = this.queue.length + (this.inFlight?.length ?? 0);
       this.queue = [];
       this.inFlight = undefined;
-      if (left) this.drop(left, "close_timeout");
+      if (left) this.account.drop(left, "close_timeout");
       this.opts.logger.warn(
         { left, timeoutMs },
         "chainwatch emitter closed before all events were delivered",
@@ -174,15 +139,14 @@ export class Delivery {
         await this.opts.producer.send(batch);
         if (this.inFlight !== batch) continue; // close() gave up on it meanwhile
         this.inFlight = undefined;
-        this.counts.sent += batch.length;
-        this.otel.sent.add(batch.length);
+        this.account.sent(batch.length);
         backoff = MIN_BACKOFF_MS;
       } catch (err) {
-        this.counts.sendErrors++;
+        this.account.counts.sendErrors++;
         if (this.inFlight !== batch) continue;
         if (isPermanent(err)) {
           this.inFlight = undefined;
-          this.drop(batch.length, "rejected");
+          this.account.drop(batch.length, "rejected");
           this.opts.logger.error({ err, events: batch.length }, "chainwatch emitter: Kafka refused a batch");
           continue;
         }
@@ -199,38 +163,6 @@ export class Delivery {
     this.idleWaiters = [];
     for (const w of waiters) w();
   }
-
-  private drop(n: number, reason: string): void {
-    this.counts.dropped += n;
-    this.droppedSinceWarn += n;
-    this.otel.dropped.add(n, { reason });
-    const now = Date.now();
-    if (now - this.lastWarnAt >= this.opts.warnIntervalMs) {
-      this.opts.logger.warn(
-        {
-          dropped: this.droppedSinceWarn,
-          droppedTotal: this.counts.dropped,
-          reason,
-          queueSize: this.opts.queueSize,
-        },
-        "chainwatch emitter is dropping tool-call events (Kafka slow or unreachable)",
-      );
-      this.lastWarnAt = now;
-      this.droppedSinceWarn = 0;
-    }
-  }
-}
-
-/** Errors that retrying cannot fix (a message too large, no such topic without auto-create, auth). */
-function isPermanent(err: unknown): boolean {
-  if (typeof err !== "object" || err === null) return false;
-  const e = err as { retriable?: unknown; name?: unknown; type?: unknown };
-  if (e.name === "KafkaJSProtocolError" && e.retriable === false) return true;
-  return (
-    e.type === "MESSAGE_TOO_LARGE" ||
-    e.type === "RECORD_LIST_TOO_LARGE" ||
-    e.type === "TOPIC_AUTHORIZATION_FAILED"
-  );
 }
 
 function sleep(ms: number): Promise<void> {

@@ -2,7 +2,6 @@ import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type Logger, pino } from "pino";
 import type { Outcome } from "../events/index.js";
-import { ThreadedKafkaProducer } from "../stream/kafkajs/threaded-producer.js";
 import { Delivery, type DeliveryStats } from "./delivery.js";
 import { buildEvent, isObject, resultText } from "./event.js";
 import {
@@ -12,6 +11,7 @@ import {
   type EmitterOptions,
   policyResolver,
 } from "./options.js";
+import { ThreadedDelivery } from "./threaded-delivery.js";
 import { traceIdsOf } from "./trace.js";
 import { validateOptions } from "./validate.js";
 
@@ -85,23 +85,26 @@ export function instrumentMcpServer(
       pino.destination(2),
     );
   const env = process.env;
-  const producer =
-    options.producer ??
-    new ThreadedKafkaProducer({
-      brokers:
-        options.brokers ?? (env.CHAINWATCH_KAFKA_BROKERS ?? "127.0.0.1:9092").split(",").map((b) => b.trim()),
-      clientId: options.clientId ?? "chainwatch-emitter",
-      logger,
-    });
-  const delivery = new Delivery({
-    producer,
-    topic: options.topic ?? env.CHAINWATCH_INPUT_TOPIC ?? "mcp.tool-calls",
-    queueSize: options.queueSize ?? 10_000,
+  const topic = options.topic ?? env.CHAINWATCH_INPUT_TOPIC ?? "mcp.tool-calls";
+  const queueSize = options.queueSize ?? 10_000;
+  const common = {
+    topic,
+    queueSize,
     batchSize: options.batchSize ?? 500,
     lingerMs: options.lingerMs ?? 20,
     logger,
     warnIntervalMs: options.warnIntervalMs ?? 30_000,
-  });
+  };
+  const delivery = options.producer
+    ? new Delivery({ ...common, producer: options.producer })
+    : new ThreadedDelivery({
+        ...common,
+        brokers:
+          options.brokers ??
+          (env.CHAINWATCH_KAFKA_BROKERS ?? "127.0.0.1:9092").split(",").map((b) => b.trim()),
+        clientId: options.clientId ?? "chainwatch-emitter",
+        queueBytes: options.queueBytes ?? Math.min(queueSize * 2048, 16 * 1024 * 1024),
+      });
   const policyOf = policyResolver(options.tools);
   const userIdOf = options.userId ?? defaultUserId;
   const isDenied = options.isDenied ?? defaultIsDenied;

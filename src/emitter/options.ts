@@ -35,7 +35,10 @@ export interface EmitterOptions {
   brokers?: string[];
   /** Kafka client id for the built-in producer. Default `chainwatch-emitter`. */
   clientId?: string;
-  /** Use this producer instead of the built-in one (tests, another Kafka client); it runs on the server's thread. */
+  /**
+   * Use this producer instead of the built-in one (tests, another Kafka client); it runs on the
+   * server's thread, fed by an in-memory queue (`queueBytes` does not apply).
+   */
   producer?: Producer;
   /** Topic. Default `CHAINWATCH_INPUT_TOPIC` or `mcp.tool-calls`. */
   topic?: string;
@@ -57,6 +60,12 @@ export interface EmitterOptions {
   labels?: Record<string, string>;
   /** Events held in memory at most; beyond it new events are dropped and counted. Default 10 000. */
   queueSize?: number;
+  /**
+   * Bytes of serialised events held at most by the built-in producer (the size of the queue it
+   * shares with its thread, allocated up front); beyond it new events are dropped and counted.
+   * Default `queueSize` × 2 KiB, at most 16 MiB.
+   */
+  queueBytes?: number;
   /** Events per produce request at most. Default 500. */
   batchSize?: number;
   /**

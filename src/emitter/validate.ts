@@ -27,6 +27,11 @@ const optionsSchema = z.looseObject({
   errorSummary: z.boolean().optional(),
   labels: z.record(z.string(), z.string()).optional(),
   queueSize: positiveInt.optional(),
+  // Byte offsets in the shared queue are int32.
+  queueBytes: positiveInt
+    .min(1024)
+    .max(2 ** 30)
+    .optional(),
   batchSize: positiveInt.optional(),
   lingerMs: z.number().nonnegative().optional(),
   closeTimeoutMs: z.number().nonnegative().optional(),

@@ -4,54 +4,19 @@ import type { Worker } from "node:worker_threads";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { instrumentMcpServer } from "../../src/emitter/index.js";
-import { pack, ThreadedKafkaProducer, unpack } from "../../src/stream/kafkajs/threaded-producer.js";
-import type { OutMessage } from "../../src/stream/port.js";
+import { ThreadedDelivery } from "../../src/emitter/threaded-delivery.js";
 import { kafkaBrokers, uniqueName } from "../helpers/services.js";
 import { capturingLogger } from "./capture-log.js";
 import { createTopic, readTopic } from "./kafka-topic.js";
 
-// The default producer runs kafkajs in a worker thread. What must hold across that boundary: the
-// messages arrive as sent, a permanent Kafka error is still told from a passing one, kafkajs's logs
-// reach the user's logger, and the thread never keeps a finished process alive.
-
-describe("packing a batch for the producer thread", () => {
-  it("gives back every key, value and topic as they were", () => {
-    const message = fc.record({
-      topic: fc.constantFrom("a", "b", "calls"),
-      key: fc.option(fc.string({ unit: "grapheme" }), { nil: null }),
-      value: fc.string({ unit: "binary" }),
-    });
-    fc.assert(
-      fc.property(fc.array(message, { maxLength: 40 }), (messages: OutMessage[]) => {
-        const packed = pack(messages);
-        expect(packed).toBeDefined();
-        expect(unpack(packed!)).toEqual(messages);
-      }),
-    );
-  });
-
-  it("splits a large batch into packs of moderate size, and still gives it back whole", () => {
-    const messages: OutMessage[] = Array.from({ length: 60 }, (_, i) => ({
-      topic: i < 40 ? "a" : "b",
-      key: i % 7 === 0 ? null : `user-${i}`,
-      value: `${i}:${"é".repeat(i === 30 ? 100_000 : 3_000)}`,
-    }));
-    const packed = pack(messages)!;
-    expect(packed.length).toBeGreaterThan(4);
-    expect(packed.every((p) => p.text.length <= 40_000 || p.lengths.length === 2)).toBe(true);
-    expect(unpack(packed)).toEqual(messages);
-  });
-
-  it("leaves a batch with headers or Buffers to be sent as it is", () => {
-    expect(pack([{ topic: "t", key: "k", value: "v", headers: { h: "1" } }])).toBeUndefined();
-    expect(pack([{ topic: "t", key: Buffer.from("k"), value: "v" }])).toBeUndefined();
-    expect(pack([{ topic: "t", key: "k", value: Buffer.from("v") }])).toBeUndefined();
-  });
-});
+// The default producer runs kafkajs in a worker thread fed through a shared-memory ring. What must
+// hold across that boundary: the events arrive as sent, a permanent Kafka error is still told from a
+// passing one, kafkajs's logs reach the user's logger, a thread that dies loses nothing it had not
+// sent, and the thread never keeps a finished process alive. (The ring itself:
+// test/stream/shared-ring.test.ts.)
 
 describe("the producer thread with the real broker", () => {
   it("drops and counts a batch Kafka refuses for good, logs why, and delivers the rest", async () => {
@@ -92,25 +57,36 @@ describe("the producer thread with the real broker", () => {
     await client.close();
   });
 
-  it("a thread that dies fails the batch it held, and the next send starts a new one", async () => {
+  it("a thread that dies leaves its unsent events to the next one, which sends them", async () => {
     const topic = uniqueName("emitter-respawn");
     await createTopic(topic);
-    const { logger } = capturingLogger();
-    const producer = new ThreadedKafkaProducer({ brokers: kafkaBrokers(), clientId: "respawn", logger });
-    await producer.send([{ topic, key: "u", value: '"first"' }]);
-    const first = Reflect.get(producer, "worker") as Worker;
-    const held = producer.send([{ topic, key: "u", value: '"held"' }]);
+    const { logger, lines } = capturingLogger();
+    const delivery = new ThreadedDelivery({
+      brokers: kafkaBrokers(),
+      clientId: "respawn",
+      topic,
+      queueSize: 100,
+      queueBytes: 64 * 1024,
+      batchSize: 10,
+      lingerMs: 60_000, // the thread holds what it is given until flush()
+      logger,
+      warnIntervalMs: 30_000,
+    });
+    const event = (n: number) => ({ event_id: `e-${n}`, timestamp: 1, user_id: "u", server: "s", tool: "t" });
+    delivery.push(event(0), false);
+    await delivery.flush();
+    const first = Reflect.get(delivery, "worker") as Worker;
+    for (let n = 1; n <= 3; n++) delivery.push(event(n), false);
     await first.terminate();
-    await expect(held).rejects.toThrow(/thread exited/);
-    await producer.send([{ topic, key: "u", value: '"after"' }]);
-    expect(Reflect.get(producer, "worker")).not.toBe(first);
-    await producer.close();
-    await expect(producer.send([{ topic, key: "u", value: '"closed"' }])).rejects.toThrow(/closed/);
-    // The held batch may or may not have reached Kafka before the thread died (the delivery loop
-    // would retry it); what was sent before and after did.
-    const values = (await readTopic(topic, 2)).map((m) => m.value);
-    expect(values).toContain("first");
-    expect(values).toContain("after");
+    await delivery.flush();
+    expect(Reflect.get(delivery, "worker")).not.toBe(first);
+    expect(delivery.stats()).toMatchObject({ emitted: 4, sent: 4, dropped: 0, queued: 0 });
+    expect(lines.some((l) => l.msg === "chainwatch emitter: the Kafka producer thread failed")).toBe(true);
+    await delivery.close(1_000);
+    delivery.push(event(4), false);
+    expect(delivery.stats()).toMatchObject({ emitted: 5, sent: 4, dropped: 1, queued: 0 });
+    const ids = (await readTopic(topic, 4)).map((m) => (m.value as { event_id: string }).event_id);
+    expect(ids).toEqual(["e-0", "e-1", "e-2", "e-3"]);
   });
 
   it("a process that ends without close() still delivers what was queued, and exits", async () => {
