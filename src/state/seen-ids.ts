@@ -17,9 +17,11 @@ export class SeenIds {
   /** Seq of the oldest ring entry and of the next one. */
   private head = 0;
   private tail = 0;
-  /** At most half full: seq + 1 per slot (0 = empty), and that id's hash. */
-  private slots!: Int32Array;
-  private slotHash!: Int32Array;
+  /**
+   * At most half full. Slot s is `table[2s]`, seq + 1 (0 = empty), and `table[2s + 1]`, that id's
+   * hash: side by side, so a probe reads one cache line.
+   */
+  private table!: Int32Array;
   private mask = 0;
   size = 0;
 
@@ -37,8 +39,7 @@ export class SeenIds {
     this.times = new Float64Array(c);
     this.hashes = new Int32Array(c);
     this.ringMask = c - 1;
-    this.slots = new Int32Array(2 * c);
-    this.slotHash = new Int32Array(2 * c);
+    this.table = new Int32Array(4 * c);
     this.mask = 2 * c - 1;
     this.head = 0;
     this.tail = 0;
@@ -52,21 +53,21 @@ export class SeenIds {
   /** Remembers `id` as just seen: one seen before moves to the end, with this timestamp. */
   add(id: string, timestamp: number): void {
     if (this.tail - this.head > this.ringMask) this.growRing();
-    if (2 * (this.size + 1) > this.slots.length) this.rehash(2 * this.slots.length);
+    if (2 * (this.size + 1) > this.mask + 1) this.rehash(2 * (this.mask + 1));
     if (this.tail >= this.maxSeq) this.rebase();
     const h = hashOf(id);
     let s = this.find(id, h);
-    if (s >= 0) this.ids[(this.slots[s]! - 1) & this.ringMask] = undefined;
+    if (s >= 0) this.ids[(this.table[2 * s]! - 1) & this.ringMask] = undefined;
     else {
       s = this.freeSlot(h);
-      this.slotHash[s] = h;
+      this.table[2 * s + 1] = h;
       this.size++;
     }
     const at = this.tail & this.ringMask;
     this.ids[at] = id;
     this.times[at] = timestamp;
     this.hashes[at] = h;
-    this.slots[s] = ++this.tail;
+    this.table[2 * s] = ++this.tail;
   }
 
   /** The oldest id's timestamp (undefined when empty). */
@@ -92,36 +93,35 @@ export class SeenIds {
 
   /** Table slot of `id`, or -1. */
   private find(id: string, h: number): number {
-    const slots = this.slots;
+    const table = this.table;
     const mask = this.mask;
     for (let s = h & mask; ; s = (s + 1) & mask) {
-      const seq = slots[s]!;
+      const seq = table[2 * s]!;
       if (seq === 0) return -1;
-      if (this.slotHash[s] === h && this.ids[(seq - 1) & this.ringMask] === id) return s;
+      if (table[2 * s + 1] === h && this.ids[(seq - 1) & this.ringMask] === id) return s;
     }
   }
 
   private freeSlot(h: number): number {
     let s = h & this.mask;
-    while (this.slots[s] !== 0) s = (s + 1) & this.mask;
+    while (this.table[2 * s] !== 0) s = (s + 1) & this.mask;
     return s;
   }
 
   /** Backward-shift deletion: later entries of the probe run move up, no tombstones. */
   private removeSlot(i: number): void {
-    const slots = this.slots;
-    const slotHash = this.slotHash;
+    const table = this.table;
     const mask = this.mask;
-    for (let j = (i + 1) & mask; slots[j] !== 0; j = (j + 1) & mask) {
-      const home = slotHash[j]! & mask;
+    for (let j = (i + 1) & mask; table[2 * j] !== 0; j = (j + 1) & mask) {
+      const home = table[2 * j + 1]! & mask;
       // The entry at j may move to i unless its home lies cyclically in (i, j].
       const stays = i <= j ? home > i && home <= j : home > i || home <= j;
       if (stays) continue;
-      slots[i] = slots[j]!;
-      slotHash[i] = slotHash[j]!;
+      table[2 * i] = table[2 * j]!;
+      table[2 * i + 1] = table[2 * j + 1]!;
       i = j;
     }
-    slots[i] = 0;
+    table[2 * i] = 0;
   }
 
   /** Doubles the ring; every entry keeps its seq. Mostly dead (ids added twice): compacted instead. */
@@ -153,25 +153,23 @@ export class SeenIds {
    * table is written in a few sequential runs rather than at random.
    */
   private rehash(capacity: number): void {
-    const oldSlots = this.slots;
-    const oldHash = this.slotHash;
-    this.slots = new Int32Array(capacity);
-    this.slotHash = new Int32Array(capacity);
+    const old = this.table;
+    this.table = new Int32Array(2 * capacity);
     this.mask = capacity - 1;
-    for (let i = 0; i < oldSlots.length; i++) {
-      const seq = oldSlots[i]!;
+    for (let i = 0; i < old.length; i += 2) {
+      const seq = old[i]!;
       if (seq === 0) continue;
-      const s = this.freeSlot(oldHash[i]!);
-      this.slots[s] = seq;
-      this.slotHash[s] = oldHash[i]!;
+      const s = this.freeSlot(old[i + 1]!);
+      this.table[2 * s] = seq;
+      this.table[2 * s + 1] = old[i + 1]!;
     }
   }
 
   /** Seqs stay below 2^31 (the table is an Int32Array): shifted down by a multiple of the ring size. */
   private rebase(): void {
     const by = this.head - (this.head & this.ringMask);
-    const slots = this.slots;
-    for (let i = 0; i < slots.length; i++) if (slots[i] !== 0) slots[i] -= by;
+    const table = this.table;
+    for (let i = 0; i < table.length; i += 2) if (table[i] !== 0) table[i] -= by;
     this.head -= by;
     this.tail -= by;
   }
