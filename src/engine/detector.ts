@@ -21,6 +21,8 @@ export const DEFAULT_MAX_EVENTS_PER_GROUP = 10_000;
 const ALERT_FIELDS = ["event_id", "timestamp", "server", "tool", "session_id", "agent_id"];
 
 interface GroupingRuntime {
+  /** Names this runtime's slot ids in a group index (a number: a copied state drags no runtime). */
+  id: number;
   grouping: Grouping;
   plans: PatternPlan[];
   dispatcher: Dispatcher;
@@ -29,6 +31,8 @@ interface GroupingRuntime {
   /** Scratch: the plans with a non-zero mask, ascending. */
   touched: Int32Array;
 }
+
+let runtimeIds = 0;
 
 const NO_ALERTS: Alert[] = Object.freeze([]) as unknown as Alert[];
 
@@ -56,11 +60,6 @@ export class Detector implements Engine {
   private readonly maxEvents: number;
   private readonly now: () => number;
   private readonly outbox: boolean;
-  /**
-   * Where this detector keeps its index on a group state: a non-enumerable symbol property (cheaper
-   * than a WeakMap lookup on the hot path; never serialised, never copied by a spread).
-   */
-  private readonly indexKey = Symbol("chainwatch.group-index");
 
   constructor(
     readonly set: PatternSet,
@@ -84,6 +83,7 @@ export class Detector implements Engine {
       const grouping = new Grouping(id, patterns[0]!.groupBy);
       const plans = patterns.map((p, i) => planPattern(p, i));
       this.runtimes.set(id, {
+        id: ++runtimeIds,
         grouping,
         plans,
         dispatcher: new Dispatcher(plans),
@@ -282,16 +282,16 @@ export class Detector implements Engine {
   }
 
   private indexFor(state: GroupState, rt: GroupingRuntime): GroupIndex {
-    const holder = state as unknown as Record<symbol, GroupIndex | undefined>;
-    const cached = holder[this.indexKey];
-    if (cached?.inSync(state)) return cached;
+    const cached = state.engineIndex;
+    // Another detector's index (other slot ids) is not this one's: rebuilt, as for a fresh state.
+    if (cached instanceof GroupIndex && cached.owner === rt.id && cached.inSync(state)) return cached;
     // A state loaded fresh (or changed outside the engine): index its events once.
-    const index = new GroupIndex(state);
+    const index = new GroupIndex(state, rt.id);
     state.events.forEach((ev, i) => {
       index.insert(i, ev, rt.dispatcher.evaluate(ev.event, this.classifier.classify(ev.event)));
     });
     index.markSynced(state);
-    Object.defineProperty(state, this.indexKey, { value: index, writable: true, configurable: true });
+    state.engineIndex = index;
     return index;
   }
 }

@@ -17,8 +17,14 @@ export class GroupIndex {
   /** Timestamp of the group's oldest stored event (+Infinity when none). */
   oldestTs = Number.POSITIVE_INFINITY;
 
-  /** `state`: the group state this index belongs to (an index found on a copy is not trusted). */
-  constructor(private readonly state: GroupState) {}
+  /**
+   * `state`: the group state this index belongs to (an index found on a copy is not trusted);
+   * `owner`: what its entry ids mean (the id of the detector runtime that built it).
+   */
+  constructor(
+    private readonly state: GroupState,
+    readonly owner: number,
+  ) {}
 
   list(entry: number): readonly StoredEvent[] {
     return this.lists.get(entry) ?? EMPTY;

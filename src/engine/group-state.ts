@@ -55,6 +55,16 @@ export interface GroupState {
    * no added or evicted events in `changes`, which nothing would read (marks and outbox ids still are).
    */
   live: boolean;
+  /**
+   * Never persisted or compared: what the engine and the memory store keep on the state itself, as
+   * fields (a property added later lives in a separate array: one more cache miss per event).
+   * `engineIndex`: the detector's index of `events`; `heldBy`/`usedAt`: a token of the memory store
+   * holding the state and its last-use stamp there (0: none). A copy of the state (a clone, a
+   * Redis read) is then simply not trusted by either.
+   */
+  engineIndex: unknown;
+  heldBy: unknown;
+  usedAt: number;
 }
 
 export function emptyChanges(): GroupChanges {
@@ -74,5 +84,8 @@ export function newGroupState(key: string, groupingId: string, values: Record<st
     version: 0,
     changes: emptyChanges(),
     live: false,
+    engineIndex: undefined,
+    heldBy: undefined,
+    usedAt: 0,
   };
 }

@@ -44,13 +44,13 @@ export class MemoryStore implements StateStore {
   /**
    * Once `ordered`, insertion order is recency order (a loaded group is moved to the end). Until the
    * store first goes over `maxGroups` the order matters to no one: each use is only stamped on the
-   * state (`use`), and the map is sorted by those stamps the first time eviction needs the order.
+   * state (`usedAt`), and the map is sorted by those stamps the first time eviction needs the order.
    */
   private readonly groups = new Map<string, GroupState>();
   private ordered = false;
-  /** Where this store stamps a group's last use: a non-enumerable per-store symbol property. */
-  private readonly use = Symbol("chainwatch.memory-store.use");
   private clock = 0;
+  /** What this store's states hold in `heldBy`: a plain object, so a copied state drags no store. */
+  private readonly token = {};
   /** Event ids seen, oldest first, with their event timestamps. */
   private readonly seen = new SeenIds();
   /** Largest event timestamp saved (group newest or seen id). */
@@ -71,22 +71,21 @@ export class MemoryStore implements StateStore {
   async load(refs: GroupRef[], eventIds: string[]): Promise<LoadedBatch> {
     this.assertOpen();
     const states: Array<GroupState | undefined> = new Array(refs.length);
-    const use = this.use;
     const loadStart = this.clock;
     for (let i = 0; i < refs.length; i++) {
       const ref = refs[i]!;
       const key = ref.key;
-      let state = this.groups.get(key) as Used | undefined;
+      let state = this.groups.get(key);
       if (state) {
         states[i] = state;
         // Already touched by this load (a repeated ref): as if skipped.
-        if (state[use]! > loadStart) continue;
+        if (state.heldBy === this.token && state.usedAt > loadStart) continue;
         if (this.ordered) {
           this.groups.delete(key);
           this.groups.set(key, state);
         }
       } else {
-        state = newGroupState(key, ref.groupingId, { ...ref.values }) as Used;
+        state = newGroupState(key, ref.groupingId, { ...ref.values });
         state.live = true;
         this.groups.set(key, state);
         states[i] = state;
@@ -100,10 +99,10 @@ export class MemoryStore implements StateStore {
 
   async save(batch: SaveBatch): Promise<void> {
     this.assertOpen();
-    for (const state of batch.groups as Used[]) {
+    for (const state of batch.groups) {
       // A state dropped by eviction between load and save is put back: the batch's work is not lost.
       // (One this store made and never evicted anything since is still there: no lookup needed.)
-      if ((this.groupsEvicted > 0 || state[this.use] === undefined) && this.groups.get(state.key) !== state) {
+      if ((this.groupsEvicted > 0 || state.heldBy !== this.token) && this.groups.get(state.key) !== state) {
         this.groups.delete(state.key);
         this.groups.set(state.key, state);
         this.touch(state);
@@ -122,11 +121,9 @@ export class MemoryStore implements StateStore {
   }
 
   /** Records a use of the group (a load or a put-back): its place in the recency order. */
-  private touch(state: Used): void {
-    const tick = ++this.clock;
-    if (state[this.use] === undefined)
-      Object.defineProperty(state, this.use, { value: tick, writable: true, configurable: true });
-    else state[this.use] = tick;
+  private touch(state: GroupState): void {
+    state.heldBy = this.token;
+    state.usedAt = ++this.clock;
   }
 
   async ping(): Promise<void> {
@@ -161,8 +158,10 @@ export class MemoryStore implements StateStore {
   private evictGroups(): void {
     if (this.groups.size > this.maxGroups && !this.ordered) {
       // First time over the bound: put the groups in recency order once, keep them so from now on.
-      const byUse = [...this.groups.values()] as Used[];
-      byUse.sort((a, b) => a[this.use]! - b[this.use]!);
+      // (A state another store stamped since counts as this store's oldest.)
+      const stamp = (s: GroupState) => (s.heldBy === this.token ? s.usedAt : 0);
+      const byUse = [...this.groups.values()];
+      byUse.sort((a, b) => stamp(a) - stamp(b));
       this.groups.clear();
       for (const state of byUse) this.groups.set(state.key, state);
       this.ordered = true;
@@ -232,9 +231,6 @@ class Loaded implements LoadedBatch {
     return this.byKey;
   }
 }
-
-/** A group state with this store's use stamp (a symbol property, never serialised). */
-type Used = GroupState & { [use: symbol]: number | undefined };
 
 function positive(n: number, name: string): number {
   if (!(n > 0)) throw new RangeError(`MemoryStore: ${name} must be > 0, got ${n}`);
