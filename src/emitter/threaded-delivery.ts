@@ -56,7 +56,7 @@ export class ThreadedDelivery {
   private gaveUp = false;
   private lastErrorLogAt = Number.NEGATIVE_INFINITY;
   /** Shared counters as last read, so their growth reaches the OTel counters once. */
-  private seen = { sent: 0, rejected: 0 };
+  private readonly seen = { sent: 0, rejected: 0 };
 
   constructor(private readonly opts: ThreadedDeliveryOptions) {
     this.ring = new SharedRing(opts.queueBytes);
@@ -124,9 +124,14 @@ export class ThreadedDelivery {
   private sync(): void {
     const sent = Atomics.load(this.control, Cell.SENT);
     const rejected = Atomics.load(this.control, Cell.REJECTED);
-    if (sent !== this.seen.sent) this.account.sent((sent - this.seen.sent) | 0);
-    if (rejected !== this.seen.rejected) this.account.drop((rejected - this.seen.rejected) | 0, "rejected");
-    this.seen = { sent, rejected };
+    if (sent !== this.seen.sent) {
+      this.account.sent((sent - this.seen.sent) | 0);
+      this.seen.sent = sent;
+    }
+    if (rejected !== this.seen.rejected) {
+      this.account.drop((rejected - this.seen.rejected) | 0, "rejected");
+      this.seen.rejected = rejected;
+    }
     this.account.counts.sendErrors = Atomics.load(this.control, Cell.SEND_ERRORS);
   }
 
