@@ -34,7 +34,12 @@ export class Grouping {
       let ref = this.userRefs.get(id);
       if (ref === undefined) {
         if (this.userRefs.size >= MAX_USER_REFS) this.userRefs.clear();
-        ref = Object.freeze({ key: `u:${id}`, groupingId: this.id, values: Object.freeze({ user_id: id }) });
+        ref = {
+          key: `u:${id}`,
+          groupingId: this.id,
+          values: Object.freeze({ user_id: id }),
+          memo: undefined,
+        };
         this.userRefs.set(id, ref);
       }
       return ref;

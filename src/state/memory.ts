@@ -75,7 +75,10 @@ export class MemoryStore implements StateStore {
     for (let i = 0; i < refs.length; i++) {
       const ref = refs[i]!;
       const key = ref.key;
-      let state = this.groups.get(key);
+      let state = ref.memo as GroupState | undefined;
+      // A state this store holds is in `groups` (a dropped one is let go of): the ref's note is good.
+      if (state === undefined || state.heldBy !== this.token || state.key !== key)
+        state = this.groups.get(key);
       if (state) {
         states[i] = state;
         // Already touched by this load (a repeated ref): as if skipped.
@@ -91,6 +94,7 @@ export class MemoryStore implements StateStore {
         states[i] = state;
       }
       this.touch(state);
+      ref.memo = state;
     }
     const seen = new Set<string>();
     if (this.seen.size > 0) for (const id of eventIds) if (this.seen.has(id)) seen.add(id);
@@ -102,12 +106,7 @@ export class MemoryStore implements StateStore {
     for (const state of batch.groups) {
       // A state dropped by eviction between load and save is put back: the batch's work is not lost.
       // (One this store made and never evicted anything since is still there: no lookup needed.)
-      if ((this.groupsEvicted > 0 || state.heldBy !== this.token) && this.groups.get(state.key) !== state) {
-        this.groups.delete(state.key);
-        this.groups.set(state.key, state);
-        this.touch(state);
-        state.live = true;
-      }
+      if (this.groupsEvicted > 0 || state.heldBy !== this.token) this.putBack(state);
       state.version++;
       resetChanges(state, this.maxOutboxPerGroup);
       if (state.newest > this.newest) this.newest = state.newest;
@@ -167,9 +166,8 @@ export class MemoryStore implements StateStore {
       this.ordered = true;
     }
     while (this.groups.size > this.maxGroups) {
-      const oldest = this.groups.keys().next().value as string;
-      this.groups.delete(oldest);
-      this.groupsEvicted++;
+      const [oldest, state] = this.groups.entries().next().value as [string, GroupState];
+      this.drop(oldest, state);
     }
     if (!Number.isFinite(this.idleMs)) return;
     // A full sweep is O(groups): run it only when event time moved by an eighth of idleMs.
@@ -179,11 +177,25 @@ export class MemoryStore implements StateStore {
     this.lastIdleSweep = newest;
     const horizon = newest - this.idleMs;
     for (const [key, state] of this.groups) {
-      if (state.newest < horizon) {
-        this.groups.delete(key);
-        this.groupsEvicted++;
-      }
+      if (state.newest < horizon) this.drop(key, state);
     }
+  }
+
+  /** Makes `state` the one held for its key (a copy saved, or one dropped since its load). */
+  private putBack(state: GroupState): void {
+    const held = this.groups.get(state.key);
+    if (held === state) return;
+    if (held !== undefined && held.heldBy === this.token) held.heldBy = undefined;
+    this.groups.delete(state.key);
+    this.groups.set(state.key, state);
+    this.touch(state);
+    state.live = true;
+  }
+
+  private drop(key: string, state: GroupState): void {
+    this.groups.delete(key);
+    if (state.heldBy === this.token) state.heldBy = undefined;
+    this.groupsEvicted++;
   }
 
   private assertOpen(): void {

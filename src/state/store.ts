@@ -5,6 +5,12 @@ export interface GroupRef {
   key: string;
   groupingId: string;
   values: Record<string, string>;
+  /**
+   * A store's note on this group, e.g. the memory store's state for it, checked by that store before
+   * use: the engine hands out the same ref object for a user's events, so a store finds the group
+   * without a lookup by key. Never read by anyone else.
+   */
+  memo?: unknown;
 }
 
 /** Everything the engine needs for one batch, loaded in one round trip. */

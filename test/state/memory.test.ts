@@ -68,6 +68,26 @@ describe("MemoryStore bounds", () => {
     expect(s.stats().seenIdsDropped).toBe(2);
   });
 
+  it("finds a group through a reused ref only while it holds that very state", async () => {
+    const s = new MemoryStore({ maxGroups: 1 });
+    const a = ref("a"); // one object for every load, as the engine hands out per user
+    const first = (await s.load([a], [])).groups.get(a.key)!;
+    add(first, event("a", T0));
+    await s.save({ groups: [first], seen: [] });
+    expect((await s.load([a], [])).groups.get(a.key)).toBe(first);
+    // Evicted: the ref still names the dropped state, which must not come back.
+    const b = (await s.load([ref("b")], [])).groups.get(ref("b").key)!;
+    await s.save({ groups: [b], seen: [] });
+    const fresh = (await s.load([a], [])).groups.get(a.key)!;
+    expect(fresh).not.toBe(first);
+    expect(fresh.events).toHaveLength(0);
+    // Replaced by a saved copy: the copy is the state from now on, not the one the ref last named.
+    const copy = structuredClone(fresh);
+    add(copy, event("a", T0 + 1));
+    await s.save({ groups: [copy], seen: [] });
+    expect((await s.load([a], [])).groups.get(a.key)).toBe(copy);
+  });
+
   it("puts back a group evicted between its load and its save", async () => {
     const s = new MemoryStore({ maxGroups: 1 });
     const a = (await s.load([ref("a")], [])).groups.get(ref("a").key)!;
