@@ -49,6 +49,7 @@ export interface GroupState {
   outbox: Map<string, OutboxEntry>;
   /** Store-private concurrency token (e.g. a Redis version counter). */
   version: number;
+  /** What changed since the load; a store may give all its states one record (the memory store). */
   changes: GroupChanges;
   /**
    * Set by a store whose persistence is this very object (the memory store): the engine then lists

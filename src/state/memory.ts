@@ -1,4 +1,4 @@
-import { type GroupState, newGroupState } from "../engine/group-state.js";
+import { emptyChanges, type GroupChanges, type GroupState, newGroupState } from "../engine/group-state.js";
 import { SeenIds } from "./seen-ids.js";
 import type { GroupRef, LoadedBatch, SaveBatch, StateStore } from "./store.js";
 
@@ -34,6 +34,10 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * Group state in process memory, for replay, tests and a single-instance service without Redis.
  * `load` hands out the live state objects, so the engine's mutations are the persistence; `save`
  * only acknowledges them (resets `changes`, bumps `version`), remembers seen ids and evicts.
+ *
+ * Its states share one `changes` record: per group it would tell nothing this store needs (the
+ * objects are the persistence), except whether an outbox grew, and reading a record per saved group
+ * cost several cache misses each. A state of its own record (a copy saved here) is reset alone.
  */
 export class MemoryStore implements StateStore {
   private readonly maxGroups: number;
@@ -51,6 +55,8 @@ export class MemoryStore implements StateStore {
   private clock = 0;
   /** What this store's states hold in `heldBy`: a plain object, so a copied state drags no store. */
   private readonly token = {};
+  /** The `changes` of every state this store made or took in. */
+  private readonly changes = emptyChanges();
   /** Event ids seen, oldest first, with their event timestamps. */
   private readonly seen = new SeenIds();
   /** Largest event timestamp saved (group newest or seen id). */
@@ -90,6 +96,7 @@ export class MemoryStore implements StateStore {
       } else {
         state = newGroupState(key, ref.groupingId, { ...ref.values });
         state.live = true;
+        state.changes = this.changes;
         this.groups.set(key, state);
         states[i] = state;
       }
@@ -103,14 +110,21 @@ export class MemoryStore implements StateStore {
 
   async save(batch: SaveBatch): Promise<void> {
     this.assertOpen();
+    const shared = this.changes;
+    // An outbox grows only with an entry listed in `changes.outbox`: only then are outboxes looked at.
+    const outboxGrew = shared.outbox.length > 0;
     for (const state of batch.groups) {
       // A state dropped by eviction between load and save is put back: the batch's work is not lost.
       // (One this store made and never evicted anything since is still there: no lookup needed.)
       if (this.groupsEvicted > 0 || state.heldBy !== this.token) this.putBack(state);
       state.version++;
-      resetChanges(state, this.maxOutboxPerGroup);
+      if (state.changes !== shared) {
+        if (acknowledge(state.changes)) trimOutbox(state, this.maxOutboxPerGroup);
+        state.changes = shared;
+      } else if (outboxGrew) trimOutbox(state, this.maxOutboxPerGroup);
       if (state.newest > this.newest) this.newest = state.newest;
     }
+    acknowledge(shared);
     for (const { id, timestamp } of batch.seen) {
       this.seen.add(id, timestamp);
       if (timestamp > this.newest) this.newest = timestamp;
@@ -204,21 +218,20 @@ export class MemoryStore implements StateStore {
 }
 
 /**
- * Acknowledges what changed; only the parts that changed get a fresh container (no garbage per group).
- * The outbox only grows with entries listed in `changes.outbox`: it is only looked at then.
+ * Acknowledges what changed; only the parts that changed get a fresh container (no garbage per
+ * batch). Returns whether an outbox grew.
  */
-function resetChanges(state: GroupState, maxOutbox: number): void {
-  const c = state.changes;
+function acknowledge(c: GroupChanges): boolean {
   if (c.added.length > 0) c.added = [];
   if (c.evicted.length > 0) c.evicted = [];
   if (c.marks.size > 0) c.marks = new Set();
-  if (c.outbox.length > 0) {
-    c.outbox = [];
-    if (state.outbox.size > maxOutbox) trimOutbox(state, maxOutbox);
-  }
+  if (c.outbox.length === 0) return false;
+  c.outbox = [];
+  return true;
 }
 
 function trimOutbox(state: GroupState, max: number): void {
+  if (state.outbox.size <= max) return;
   for (const id of state.outbox.keys()) {
     if (state.outbox.size <= max) break;
     state.outbox.delete(id);

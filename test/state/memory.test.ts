@@ -88,6 +88,23 @@ describe("MemoryStore bounds", () => {
     expect((await s.load([a], [])).groups.get(a.key)).toBe(copy);
   });
 
+  it("trims an outbox that grew past maxOutboxPerGroup, whichever of the batch's groups it is", async () => {
+    const s = new MemoryStore({ maxOutboxPerGroup: 2 });
+    const loaded = await s.load([ref("a"), ref("b")], []);
+    const [a, b] = [loaded.groups.get(ref("a").key)!, loaded.groups.get(ref("b").key)!];
+    for (const id of ["e1", "e2", "e3"]) {
+      b.outbox.set(id, { alerts: [] });
+      b.changes.outbox.push(id);
+    }
+    a.outbox.set("x", { alerts: [] });
+    a.changes.outbox.push("x");
+    await s.save({ groups: [a, b], seen: [] });
+    expect([...b.outbox.keys()]).toEqual(["e2", "e3"]);
+    expect([...a.outbox.keys()]).toEqual(["x"]);
+    expect(b.changes.outbox).toEqual([]);
+    expect(a.changes.outbox).toEqual([]);
+  });
+
   it("puts back a group evicted between its load and its save", async () => {
     const s = new MemoryStore({ maxGroups: 1 });
     const a = (await s.load([ref("a")], [])).groups.get(ref("a").key)!;
