@@ -1,5 +1,6 @@
 import type { GroupState, StoredEvent } from "./group-state.js";
 import { countBefore, dropFront, insertSorted, removeSorted } from "./order.js";
+import { SlotLists } from "./slot-lists.js";
 
 /**
  * Engine-private index of one group's stored events: per `where` entry (step or absent of a
@@ -8,8 +9,7 @@ import { countBefore, dropFront, insertSorted, removeSorted } from "./order.js";
  * object lives (memory store); rebuilt when a state is loaded fresh (Redis store) or was changed
  * behind the engine's back (detected by `nextSeq`/length).
  */
-export class GroupIndex {
-  private readonly lists = new Map<number, StoredEvent[]>();
+export class GroupIndex extends SlotLists {
   /** Entry ids per stored event, aligned with `state.events` (for removal without a lookup). */
   private readonly entriesAt: Array<readonly number[]> = [];
   nextSeq = 0;
@@ -24,10 +24,12 @@ export class GroupIndex {
   constructor(
     private readonly state: GroupState,
     readonly owner: number,
-  ) {}
+  ) {
+    super();
+  }
 
   list(entry: number): readonly StoredEvent[] {
-    return this.lists.get(entry) ?? EMPTY;
+    return this.getList(entry) ?? EMPTY;
   }
 
   /** Records `item`, just inserted at `position` of `state.events`, under its entries. */
@@ -38,8 +40,8 @@ export class GroupIndex {
     if (last) this.entriesAt.push(entries);
     else this.entriesAt.splice(position, 0, entries);
     for (const id of entries) {
-      const list = this.lists.get(id);
-      if (!list) this.lists.set(id, [item]);
+      const list = this.getList(id);
+      if (!list) this.addList(id, [item]);
       else if (last) list.push(item);
       else insertSorted(list, item);
     }
@@ -50,11 +52,11 @@ export class GroupIndex {
     for (let i = 0; i < count; i++) {
       const item = events[i]!;
       for (const id of this.entriesAt[i]!) {
-        const list = this.lists.get(id);
+        const list = this.getList(id);
         if (!list) continue;
         if (list[0] === item) list.shift();
         else removeSorted(list, item);
-        if (list.length === 0) this.lists.delete(id);
+        if (list.length === 0) this.deleteList(id);
       }
     }
     dropFront(this.entriesAt, count);
