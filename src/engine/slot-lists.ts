@@ -39,7 +39,10 @@ export class SlotLists {
     } else if (this.s3 < 0) {
       this.s3 = id;
       this.l3 = list;
-    } else (this.more ??= new Map()).set(id, list);
+    } else {
+      this.more ??= new Map();
+      this.more.set(id, list);
+    }
   }
 
   protected deleteList(id: number): void {
