@@ -2,7 +2,7 @@ import type { Outcome } from "../events/index.js";
 import type { EmittedEvent } from "./delivery.js";
 import { uuidv7 } from "./ids.js";
 import type { ResolvedPolicy } from "./options.js";
-import { cutUtf8, hashArguments, maskSecrets, selectFields } from "./redact.js";
+import { cutUtf8, hashArguments, maskSecrets, rawFields, selectFields } from "./redact.js";
 import type { TraceIds } from "./trace.js";
 
 /** Everything known about one handled `tools/call`, before redaction. */
@@ -33,7 +33,30 @@ const SUMMARY_CHARS = 256;
 /** Masking looks a little past the cut, so a secret straddling it is still recognised whole. */
 const MASK_MARGIN = 1024;
 
+/**
+ * What of a call's result an event can use, read off the result while the call's objects are at
+ * hand: the allow-listed structured fields (raw) and the output text, cut a little past the limit.
+ * Plain JSON: it can cross to another thread, where `buildFromRecord` masks it.
+ */
+export interface ResultExtract {
+  structured?: Record<string, unknown>;
+  text?: string;
+}
+
+/** A call as the producer thread receives it: the facts, the result reduced to its extract. */
+export type CallRecord = Omit<CallFacts, "result"> & { result: ResultExtract | undefined };
+
 export function buildEvent(f: CallFacts, policy: ResolvedPolicy, s: EventSettings): EmittedEvent {
+  return buildFromRecord(toCallRecord(f, policy, s), policy, s);
+}
+
+/** The cheap half of building an event: what must be read during the call, nothing masked or hashed. */
+export function toCallRecord(f: CallFacts, policy: ResolvedPolicy, s: EventSettings): CallRecord {
+  return { ...f, result: extractResult(f.result, policy, s.resultTextLimit) };
+}
+
+/** The costly half: ids, hash, masking. Runs on the producer thread for the built-in producer. */
+export function buildFromRecord(f: CallRecord, policy: ResolvedPolicy, s: EventSettings): EmittedEvent {
   const args = isObject(f.rawArguments) ? f.rawArguments : undefined;
   const event: EmittedEvent = {
     event_id: uuidv7(f.receivedAt),
@@ -50,7 +73,7 @@ export function buildEvent(f: CallFacts, policy: ResolvedPolicy, s: EventSetting
   if (f.agentId) event.agent_id = f.agentId;
   const selected = selectFields(args, policy.arguments);
   if (selected) event.arguments = selected;
-  const result = resultFields(f.result, policy, s.resultTextLimit);
+  const result = f.result && redactResult(f.result, policy, s.resultTextLimit);
   if (result) event.result = result;
   if (s.errorSummary && f.outcome !== "success" && f.errorMessage) {
     event.result_summary = maskSecrets(f.errorMessage.slice(0, SUMMARY_CHARS + MASK_MARGIN)).slice(
@@ -80,22 +103,34 @@ export function resultText(result: unknown): string | undefined {
   return text;
 }
 
-function resultFields(
+function extractResult(
   result: unknown,
   policy: ResolvedPolicy,
   textLimit: number,
-): Record<string, unknown> | undefined {
+): ResultExtract | undefined {
   if (!isObject(result)) return undefined;
-  let out: Record<string, unknown> | undefined;
+  const out: ResultExtract = {};
   if (policy.result.length) {
-    out = selectFields(structuredSource(result), policy.result);
+    const structured = rawFields(structuredSource(result), policy.result);
+    if (structured) out.structured = structured;
   }
   if (policy.resultText) {
     const text = resultText(result);
-    if (text !== undefined) {
-      out ??= {};
-      out.text = cutUtf8(maskSecrets(text.slice(0, textLimit + MASK_MARGIN)), textLimit);
-    }
+    if (text !== undefined) out.text = text.slice(0, textLimit + MASK_MARGIN);
+  }
+  return out;
+}
+
+function redactResult(
+  extract: ResultExtract,
+  policy: ResolvedPolicy,
+  textLimit: number,
+): Record<string, unknown> | undefined {
+  let out: Record<string, unknown> | undefined;
+  if (extract.structured) out = selectFields(extract.structured, policy.result);
+  if (extract.text !== undefined) {
+    out ??= {};
+    out.text = cutUtf8(maskSecrets(extract.text), textLimit);
   }
   return out;
 }

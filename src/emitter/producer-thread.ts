@@ -10,6 +10,8 @@ import { parentPort, workerData } from "node:worker_threads";
 import { EmitterKafkaProducer } from "../stream/kafkajs/lazy-producer.js";
 import { SharedRing } from "../stream/shared-ring.js";
 import { isPermanent, MAX_BACKOFF_MS, MIN_BACKOFF_MS } from "./accounting.js";
+import { buildFromRecord, type CallRecord } from "./event.js";
+import { policyResolver } from "./options.js";
 import { Cell, type FromThread, type ThreadConfig } from "./thread-protocol.js";
 
 /** The lowest priority: while every CPU is busy this thread gets a small share (weight 15 against 1024). */
@@ -83,9 +85,30 @@ async function waitForWake(seen: number, ms?: number): Promise<void> {
 }
 const MAX_TIMER_MS = 2 ** 31 - 1 - 100;
 
+const build = config.build;
+const policyOf = policyResolver(build?.tools);
+
+/** The Kafka messages of a batch: the events as they are, or built here from call records. */
+function toMessages(records: ReturnType<SharedRing["read"]>["records"]) {
+  if (!build) return records.map((r) => ({ topic: config.topic, key: r.key, value: r.value }));
+  const messages = [];
+  for (const r of records) {
+    try {
+      const call = JSON.parse(r.value.toString("utf8")) as CallRecord;
+      const event = buildFromRecord(call, policyOf(call.tool), build.settings);
+      messages.push({ topic: config.topic, key: r.key, value: JSON.stringify(event) });
+    } catch (err) {
+      Atomics.add(control, Cell.BUILD_FAILED, 1);
+      forward("error")({ err: String(err) }, "chainwatch emitter: building a tool-call event failed");
+    }
+  }
+  return messages;
+}
+
 /** Sends one batch until Kafka takes it or refuses it for good; false if stopped first. */
 async function deliver(records: ReturnType<SharedRing["read"]>["records"]): Promise<boolean> {
-  const messages = records.map((r) => ({ topic: config.topic, key: r.key, value: r.value }));
+  const messages = toMessages(records);
+  if (messages.length === 0) return true;
   let backoff = MIN_BACKOFF_MS;
   for (;;) {
     try {

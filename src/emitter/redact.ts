@@ -112,6 +112,25 @@ export function selectFields(
   source: Record<string, unknown> | undefined,
   paths: readonly string[],
 ): Record<string, unknown> | undefined {
+  return pickFields(source, paths, true);
+}
+
+/**
+ * The allow-listed fields of `source` as they are (objects copied, never shared with `source`), for
+ * `selectFields` to mask later, elsewhere, with the same result.
+ */
+export function rawFields(
+  source: Record<string, unknown> | undefined,
+  paths: readonly string[],
+): Record<string, unknown> | undefined {
+  return pickFields(source, paths, false);
+}
+
+function pickFields(
+  source: Record<string, unknown> | undefined,
+  paths: readonly string[],
+  mask: boolean,
+): Record<string, unknown> | undefined {
   if (!source || paths.length === 0) return undefined;
   let out: Record<string, unknown> | undefined;
   for (const path of paths) {
@@ -127,11 +146,13 @@ export function selectFields(
     }
     if (!found || v === undefined) continue;
     out ??= {};
-    setPath(
-      out,
-      keys,
-      SECRET_KEY.test(keys[keys.length - 1]!) && isScalar(v) ? "[REDACTED:secret_field]" : maskDeep(v),
-    );
+    if (!mask) setPath(out, keys, typeof v === "object" && v !== null ? structuredClone(v) : v);
+    else
+      setPath(
+        out,
+        keys,
+        SECRET_KEY.test(keys[keys.length - 1]!) && isScalar(v) ? "[REDACTED:secret_field]" : maskDeep(v),
+      );
   }
   return out;
 }

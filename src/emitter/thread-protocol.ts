@@ -3,6 +3,8 @@
  * cells and the few messages they exchange (everything per event goes through the shared ring).
  */
 import { FIRST_FREE_CELL } from "../stream/shared-ring.js";
+import type { EventSettings } from "./event.js";
+import type { ToolPolicy } from "./options.js";
 
 /** Counters and flags in the ring's control block (Int32 cells, read and written with Atomics). */
 export const Cell = {
@@ -20,6 +22,8 @@ export const Cell = {
   STOP: FIRST_FREE_CELL + 5,
   /** Non-zero while the thread sleeps until woken (nothing to send for a while). */
   PARKED: FIRST_FREE_CELL + 6,
+  /** Call records the thread could not build an event from (thread). */
+  BUILD_FAILED: FIRST_FREE_CELL + 7,
 } as const;
 
 /** What the producer thread is started with (its `workerData`). */
@@ -30,6 +34,11 @@ export interface ThreadConfig {
   batchSize: number;
   lingerMs: number;
   ring: { control: SharedArrayBuffer; data: SharedArrayBuffer };
+  /**
+   * Set when the ring holds call records (`CallRecord`) rather than events: the thread builds each
+   * event (ids, hash, masking) with these, so the server's thread does not.
+   */
+  build?: { tools: Record<string, ToolPolicy>; settings: EventSettings };
 }
 
 export type FromThread =

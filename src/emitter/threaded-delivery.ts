@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { SharedRing } from "../stream/shared-ring.js";
 import { DeliveryAccounting, type DeliveryStats } from "./accounting.js";
 import type { EmittedEvent } from "./delivery.js";
+import type { CallRecord } from "./event.js";
 import { Cell, type FromThread, type ThreadConfig } from "./thread-protocol.js";
 
 export interface ThreadedDeliveryOptions {
@@ -19,6 +20,8 @@ export interface ThreadedDeliveryOptions {
   lingerMs: number;
   logger: Logger;
   warnIntervalMs: number;
+  /** The thread builds the events from call records (`pushCall`) with these. */
+  build?: ThreadConfig["build"];
 }
 
 /** How long close() lets the thread disconnect from Kafka before ending it. */
@@ -56,7 +59,7 @@ export class ThreadedDelivery {
   private gaveUp = false;
   private lastErrorLogAt = Number.NEGATIVE_INFINITY;
   /** Shared counters as last read, so their growth reaches the OTel counters once. */
-  private readonly seen = { sent: 0, rejected: 0 };
+  private readonly seen = { sent: 0, rejected: 0, unbuilt: 0 };
 
   constructor(private readonly opts: ThreadedDeliveryOptions) {
     this.ring = new SharedRing(opts.queueBytes);
@@ -64,13 +67,23 @@ export class ThreadedDelivery {
     this.account = new DeliveryAccounting(opts.logger, opts.warnIntervalMs, opts.queueSize);
   }
 
+  /** Queues a built event. */
   push(event: EmittedEvent, anonymous: boolean): void {
+    this.enqueue(event.user_id, event, anonymous);
+  }
+
+  /** Queues a call for the thread to build its event from (with the `build` option). */
+  pushCall(call: CallRecord, anonymous: boolean): void {
+    this.enqueue(call.userId, call, anonymous);
+  }
+
+  private enqueue(key: string, value: unknown, anonymous: boolean): void {
     this.account.emitted(anonymous);
     this.sync();
     const before = this.ring.pending;
     if (this.closed) this.account.drop(1, "closed");
     else if (before >= this.opts.queueSize) this.account.drop(1, "queue_full");
-    else if (!this.ring.write(event.user_id, JSON.stringify(event)))
+    else if (!this.ring.write(key, JSON.stringify(value)))
       this.account.drop(1, before === 0 ? "too_large" : "queue_full");
     else if (before === 0) this.wake(false);
   }
@@ -132,6 +145,11 @@ export class ThreadedDelivery {
       this.account.drop((rejected - this.seen.rejected) | 0, "rejected");
       this.seen.rejected = rejected;
     }
+    const unbuilt = Atomics.load(this.control, Cell.BUILD_FAILED);
+    if (unbuilt !== this.seen.unbuilt) {
+      this.account.drop((unbuilt - this.seen.unbuilt) | 0, "build_failed");
+      this.seen.unbuilt = unbuilt;
+    }
     this.account.counts.sendErrors = Atomics.load(this.control, Cell.SEND_ERRORS);
   }
 
@@ -157,6 +175,7 @@ export class ThreadedDelivery {
       batchSize: this.opts.batchSize,
       lingerMs: this.opts.lingerMs,
       ring: this.ring.buffers,
+      build: this.opts.build,
     };
     let worker: Worker;
     try {

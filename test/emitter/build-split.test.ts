@@ -1,0 +1,147 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  buildEvent,
+  buildFromRecord,
+  type CallFacts,
+  isObject,
+  resultText,
+  toCallRecord,
+} from "../../src/emitter/event.js";
+import { policyResolver, type ResolvedPolicy } from "../../src/emitter/options.js";
+import { cutUtf8, maskSecrets, selectFields } from "../../src/emitter/redact.js";
+
+/** The event's `result` as the emitter made it before the split, in one pass over the raw result. */
+function referenceResult(result: unknown, policy: ResolvedPolicy, limit: number) {
+  if (!isObject(result)) return undefined;
+  let out: Record<string, unknown> | undefined;
+  if (policy.result.length) {
+    let source: Record<string, unknown> | undefined;
+    if (isObject(result.structuredContent)) source = result.structuredContent;
+    else {
+      const text = resultText(result);
+      try {
+        const parsed: unknown = text?.trimStart().startsWith("{") ? JSON.parse(text) : undefined;
+        source = isObject(parsed) ? parsed : undefined;
+      } catch {
+        source = undefined;
+      }
+    }
+    out = selectFields(source, policy.result);
+  }
+  if (policy.resultText) {
+    const text = resultText(result);
+    if (text !== undefined) {
+      out ??= {};
+      out.text = cutUtf8(maskSecrets(text.slice(0, limit + 1024)), limit);
+    }
+  }
+  return out;
+}
+
+// The built-in producer builds events in its thread from a call record the server's thread made
+// (extract on one side, ids, hash and masking on the other, JSON in between). Whatever the call,
+// that must give the event building it in one go gives (the event id aside, which is random).
+
+const secretish = fc.constantFrom(
+  "Bearer abcdefghijklmnopqrstuvwxyz012345",
+  "AKIAABCDEFGHIJKLMNOP",
+  "password=hunter22hunter22",
+  "sk-proj-abcdefghijklmnopqrstuvwx",
+  "plain words",
+);
+const leaf = fc.oneof(fc.string({ maxLength: 40 }), secretish, fc.integer(), fc.boolean(), fc.constant(null));
+const json = fc.letrec((tie) => ({
+  value: fc.oneof({ depthSize: "small" }, leaf, fc.array(tie("value"), { maxLength: 3 }), tie("object")),
+  object: fc.dictionary(
+    fc.constantFrom("to", "body", "token", "options", "format", "id", "api_key"),
+    tie("value"),
+    {
+      maxKeys: 4,
+    },
+  ),
+})).object as fc.Arbitrary<Record<string, unknown>>;
+const paths = fc.uniqueArray(
+  fc.constantFrom("to", "body", "token", "options", "options.format", "id", "api_key", "text"),
+  { maxLength: 4 },
+);
+const result = fc.oneof(
+  fc.constant(undefined),
+  fc.record({
+    content: fc.array(
+      fc.oneof(
+        fc.record({ type: fc.constant("text"), text: fc.oneof(fc.string({ maxLength: 60 }), secretish) }),
+        json.map((o) => ({ type: "text", text: JSON.stringify(o) })),
+        fc.constant({ type: "image", data: "aGVsbG8=", mimeType: "image/png" }),
+      ),
+      { maxLength: 3 },
+    ),
+    structuredContent: fc.option(json, { nil: undefined }),
+    isError: fc.option(fc.boolean(), { nil: undefined }),
+  }),
+);
+
+describe("building an event in two halves (server's thread, then producer thread)", () => {
+  it("gives the same event as building it in one go, and the result the emitter always made", () => {
+    fc.assert(
+      fc.property(
+        json,
+        result,
+        paths,
+        paths,
+        fc.integer({ min: 1, max: 80 }),
+        (args, res, argPaths, resPaths, limit) => {
+          const policy = policyResolver({ t: { arguments: argPaths, result: resPaths, risk: "high" } })("t");
+          const settings = { resultTextLimit: limit, errorSummary: true, labels: { env: "test" } };
+          const facts: CallFacts = {
+            receivedAt: 1_700_000_000_000,
+            durationMs: 1.5,
+            tool: "t",
+            rawArguments: args,
+            userId: "u-1",
+            server: "s",
+            sessionId: "sess",
+            agentId: undefined,
+            outcome: "success",
+            result: res,
+            errorMessage: undefined,
+            trace: undefined,
+          };
+          const whole = buildEvent(facts, policy, settings);
+          const record = JSON.parse(JSON.stringify(toCallRecord(facts, policy, settings)));
+          const halves = buildFromRecord(record, policy, settings);
+          expect({ ...halves, event_id: "" }).toEqual({ ...whole, event_id: "" });
+          expect(halves.result).toEqual(referenceResult(res, policy, limit));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("never hands the thread what the policy does not allow, nor more text than the limit needs", () => {
+    const policy = policyResolver({ t: { arguments: [], result: ["id"] } })("t");
+    const record = toCallRecord(
+      {
+        receivedAt: 1,
+        durationMs: 1,
+        tool: "t",
+        rawArguments: { body: "secret stuff" },
+        userId: "u",
+        server: "s",
+        sessionId: undefined,
+        agentId: undefined,
+        outcome: "success",
+        result: {
+          content: [{ type: "text", text: "x".repeat(100_000) }],
+          structuredContent: { id: 7, ssn: "123" },
+        },
+        errorMessage: undefined,
+        trace: undefined,
+      },
+      policy,
+      { resultTextLimit: 8192, errorSummary: true, labels: undefined },
+    );
+    // The arguments go whole (the hash needs them), the result only as allowed: no text, no ssn.
+    expect(record.result).toEqual({ structured: { id: 7 } });
+  });
+});
