@@ -116,8 +116,8 @@ export function selectFields(
 }
 
 /**
- * The allow-listed fields of `source` as they are (objects copied, never shared with `source`), for
- * `selectFields` to mask later, elsewhere, with the same result.
+ * The allow-listed fields of `source` as they are (shared with `source`, which is never written
+ * into), for `selectFields` to mask later, elsewhere, with the same result.
  */
 export function rawFields(
   source: Record<string, unknown> | undefined,
@@ -133,6 +133,8 @@ function pickFields(
 ): Record<string, unknown> | undefined {
   if (!source || paths.length === 0) return undefined;
   let out: Record<string, unknown> | undefined;
+  /** Containers made here (raw mode): anything else in `out` is the caller's, never written into. */
+  const made = mask ? undefined : new WeakSet<object>();
   for (const path of paths) {
     const keys = path.split(".");
     let v: unknown = source;
@@ -146,7 +148,7 @@ function pickFields(
     }
     if (!found || v === undefined) continue;
     out ??= {};
-    if (!mask) setPath(out, keys, typeof v === "object" && v !== null ? structuredClone(v) : v);
+    if (made) setRawPath(out, keys, v, made);
     else
       setPath(
         out,
@@ -159,6 +161,33 @@ function pickFields(
 
 function isScalar(v: unknown): boolean {
   return typeof v === "string" || typeof v === "number";
+}
+
+/**
+ * `setPath` for values taken as they are: a path under a value already taken whole is in it already,
+ * so nothing of the source is ever written into (it may even be frozen).
+ */
+function setRawPath(
+  target: Record<string, unknown>,
+  keys: string[],
+  value: unknown,
+  made: WeakSet<object>,
+): void {
+  let t = target;
+  for (let i = 0; i < keys.length - 1; i++) {
+    const k = keys[i]!;
+    const next = t[k];
+    if (typeof next === "object" && next !== null) {
+      if (!made.has(next)) return;
+      t = next as Record<string, unknown>;
+    } else {
+      const container: Record<string, unknown> = {};
+      made.add(container);
+      t[k] = container;
+      t = container;
+    }
+  }
+  t[keys[keys.length - 1]!] = value;
 }
 
 function setPath(target: Record<string, unknown>, keys: string[], value: unknown): void {

@@ -144,4 +144,34 @@ describe("building an event in two halves (server's thread, then producer thread
     // The arguments go whole (the hash needs them), the result only as allowed: no text, no ssn.
     expect(record.result).toEqual({ structured: { id: 7 } });
   });
+
+  it("takes overlapping fields without writing into the tool's (frozen) result", () => {
+    const policy = policyResolver({ t: { result: ["a.b", "a", "c.d.e", "c.d"] } })("t");
+    const structured = Object.freeze({
+      a: Object.freeze({ b: 1, x: "kept" }),
+      c: Object.freeze({ d: Object.freeze({ e: 2, f: 3 }) }),
+    });
+    const facts: CallFacts = {
+      receivedAt: 1,
+      durationMs: 1,
+      tool: "t",
+      rawArguments: {},
+      userId: "u",
+      server: "s",
+      sessionId: undefined,
+      agentId: undefined,
+      outcome: "success",
+      result: { content: [], structuredContent: structured },
+      errorMessage: undefined,
+      trace: undefined,
+    };
+    const settings = { resultTextLimit: 100, errorSummary: true, labels: undefined };
+    const record = toCallRecord(facts, policy, settings);
+    expect(JSON.parse(JSON.stringify(record.result))).toEqual({
+      structured: { a: { b: 1, x: "kept" }, c: { d: { e: 2, f: 3 } } },
+    });
+    expect(buildFromRecord(JSON.parse(JSON.stringify(record)), policy, settings).result).toEqual(
+      referenceResult(facts.result, policy, 100),
+    );
+  });
 });
