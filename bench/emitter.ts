@@ -6,7 +6,8 @@
  *    instrumented sending to the real broker; calls go to each in turn, in blocks, so drift in the
  *    machine's load hits all alike. Overhead = percentile(on) − percentile(off), and CPU time per call
  *    (on − off): of the whole process (with the producer thread and its sending), and of the server's
- *    thread alone (what can delay a call). Target: p99 < 50 µs (5 % of 1 ms).
+ *    thread alone (what can delay a call). Target: p99 < 50 µs (5 % of 1 ms). With a 95% bootstrap
+ *    interval of each p99 overhead: the spread one run's figure carries.
  * 2. Sustained events/s: a trivial tool called as fast as the process can, `--concurrency` in flight,
  *    for `--seconds`; events/s = events acknowledged by Kafka / time until the last one was. Here the
  *    MCP SDK is the limit, so also: the delivery path alone, built events pushed as fast as the
@@ -103,6 +104,26 @@ function threadCpuUs(): number {
   }
 }
 
+/**
+ * 95% bootstrap interval of p99(on) − p99(off): how far the p99 overhead of one run can be trusted.
+ * The p99 of a 1 ms call on a shared VM moves by tens of µs between runs; this says by how much here.
+ */
+function p99OverheadInterval(on: number[], off: number[], rounds = 400): [number, number] {
+  let seed = 12345;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x80000000;
+  };
+  const resampledP99 = (a: number[]) => {
+    const r = new Float64Array(a.length);
+    for (let i = 0; i < a.length; i++) r[i] = a[Math.floor(rand() * a.length)]!;
+    r.sort();
+    return r[Math.min(r.length - 1, Math.floor(0.99 * r.length))]!;
+  };
+  const d = Array.from({ length: rounds }, () => resampledP99(on) - resampledP99(off)).sort((a, b) => a - b);
+  return [d[Math.floor(0.025 * rounds)]!, d[Math.floor(0.975 * rounds)]!];
+}
+
 const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
@@ -170,8 +191,10 @@ async function overhead() {
     call_on_p99_us: pct(s.kafka, 99),
     overhead_p50_us: pct(s.kafka, 50) - pct(s.off, 50),
     overhead_p99_us: pct(s.kafka, 99) - pct(s.off, 99),
+    overhead_p99_ci95_us: p99OverheadInterval(s.kafka, s.off),
     overhead_discard_p50_us: pct(s.discard, 50) - pct(s.off, 50),
     overhead_discard_p99_us: pct(s.discard, 99) - pct(s.off, 99),
+    overhead_discard_p99_ci95_us: p99OverheadInterval(s.discard, s.off),
     cpu_overhead_per_call_us: (cpu.kafka - cpu.off) / n,
     cpu_overhead_discard_per_call_us: (cpu.discard - cpu.off) / n,
     server_thread_cpu_overhead_per_call_us: (threadCpu.kafka - threadCpu.off) / n,
@@ -332,12 +355,14 @@ console.table({
   "overhead (on − off)": {
     p50_us: r(o.overhead_p50_us),
     p99_us: r(o.overhead_p99_us),
+    p99_ci95_us: o.overhead_p99_ci95_us.map(r).join(" … "),
     cpu_per_call_us: r(o.cpu_overhead_per_call_us),
     server_thread_cpu_per_call_us: r(o.server_thread_cpu_overhead_per_call_us),
   },
   "overhead, events discarded (no Kafka client)": {
     p50_us: r(o.overhead_discard_p50_us),
     p99_us: r(o.overhead_discard_p99_us),
+    p99_ci95_us: o.overhead_discard_p99_ci95_us.map(r).join(" … "),
     cpu_per_call_us: r(o.cpu_overhead_discard_per_call_us),
     server_thread_cpu_per_call_us: r(o.server_thread_cpu_overhead_discard_per_call_us),
   },
