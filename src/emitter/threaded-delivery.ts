@@ -67,7 +67,7 @@ export class ThreadedDelivery {
     this.account = new DeliveryAccounting(opts.logger, opts.warnIntervalMs, opts.queueSize);
   }
 
-  /** Queues a built event. */
+  /** Queues a built event (without the `build` option: the thread then sends what it reads as is). */
   push(event: EmittedEvent, anonymous: boolean): void {
     this.enqueue(event.user_id, event, anonymous);
   }
@@ -135,22 +135,21 @@ export class ThreadedDelivery {
 
   /** Brings the shared counters' growth into the stats and OTel counters. */
   private sync(): void {
-    const sent = Atomics.load(this.control, Cell.SENT);
-    const rejected = Atomics.load(this.control, Cell.REJECTED);
-    if (sent !== this.seen.sent) {
-      this.account.sent((sent - this.seen.sent) | 0);
-      this.seen.sent = sent;
-    }
-    if (rejected !== this.seen.rejected) {
-      this.account.drop((rejected - this.seen.rejected) | 0, "rejected");
-      this.seen.rejected = rejected;
-    }
-    const unbuilt = Atomics.load(this.control, Cell.BUILD_FAILED);
-    if (unbuilt !== this.seen.unbuilt) {
-      this.account.drop((unbuilt - this.seen.unbuilt) | 0, "build_failed");
-      this.seen.unbuilt = unbuilt;
-    }
+    const sent = this.growth(Cell.SENT, "sent");
+    if (sent !== 0) this.account.sent(sent);
+    const rejected = this.growth(Cell.REJECTED, "rejected");
+    if (rejected !== 0) this.account.drop(rejected, "rejected");
+    const unbuilt = this.growth(Cell.BUILD_FAILED, "unbuilt");
+    if (unbuilt !== 0) this.account.drop(unbuilt, "build_failed");
     this.account.counts.sendErrors = Atomics.load(this.control, Cell.SEND_ERRORS);
+  }
+
+  /** How much a shared counter grew since last read (wrapping int32 arithmetic). */
+  private growth(cell: number, name: keyof ThreadedDelivery["seen"]): number {
+    const now = Atomics.load(this.control, cell);
+    const grown = (now - this.seen[name]) | 0;
+    this.seen[name] = now;
+    return grown;
   }
 
   /**

@@ -3,7 +3,7 @@
  * one reading thread. The writer never waits, never allocates per message and makes no system call:
  * a message is encoded straight into the buffer and published with one atomic store. The reader reads
  * ahead of what it has acknowledged; only `ack` frees space, so a reader that dies before acknowledging
- * leaves its messages to the next reader (`rewind`).
+ * leaves its messages to the next reader (one attached anew starts at the oldest unacknowledged).
  *
  * Layout: a control block of Int32 cells and a data area of `capacity` bytes. A record is an 8-byte
  * header (key length, or NULL_KEY; value length) and the key and value bytes, padded to 4 bytes.
@@ -151,12 +151,6 @@ export class SharedRing {
     Atomics.store(this.control, TAIL, end);
     Atomics.add(this.control, ACKED, count);
     Atomics.notify(this.control, ACKED);
-  }
-
-  /** Reads again from the oldest unacknowledged record (a new reader after one that died). */
-  rewind(): void {
-    this.readAt = Atomics.load(this.control, TAIL);
-    this.readCount = Atomics.load(this.control, ACKED);
   }
 
   /** Resolves at the next `ack`, or after `timeoutMs`; at once when nothing is pending. */
