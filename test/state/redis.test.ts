@@ -165,6 +165,30 @@ describe("RedisStore specifics", () => {
     expect([...st3.outbox.keys()]).toEqual(["new"]);
   });
 
+  it("hands back a group's outbox after its other keys expired, so a late re-delivery republishes", async () => {
+    // Keys of the group live retention + slack = 300 ms; the outbox lives outboxTtlMs (24 h).
+    const s = open({ retentionMs: 200, ttlSlackMs: 100, cacheGroups: 0 });
+    const r = ref("outbox-outlives");
+    const st = (await s.load([r], [])).groups.get(r.key)!;
+    const e = add(st, event("outbox-outlives", T0));
+    const source = { topic: "in", partition: 3, offset: "41" };
+    st.outbox.set(e.event.event_id, { alerts: [], source });
+    st.changes.outbox.push(e.event.event_id);
+    await s.save({ groups: [st], seen: [{ id: e.event.event_id, timestamp: T0 }] });
+    await sleep(600);
+    const back = (await s.load([r], [e.event.event_id])).groups.get(r.key)!;
+    expect(back.version).toBe(0);
+    expect(back.events).toEqual([]);
+    expect(back.outbox.get(e.event.event_id)).toEqual({ alerts: [], source });
+    // The group starts afresh around the kept outbox.
+    add(back, event("outbox-outlives", T0 + 1));
+    await s.save({ groups: [back], seen: [] });
+    const again = (await s.load([r], [])).groups.get(r.key)!;
+    expect(again.version).toBe(1);
+    expect(again.events).toHaveLength(1);
+    expect([...again.outbox.keys()]).toEqual([e.event.event_id]);
+  });
+
   it("forgets seen ids seenTtlMs of event time behind the newest, and counts ids the bound drops", async () => {
     const s = open({ seenTtlMs: 1000, seenShards: 1, maxSeenIds: 3 });
     await s.save({ groups: [], seen: [{ id: "t-old", timestamp: T0 }] });

@@ -368,6 +368,12 @@ export class RedisStore implements StateStore {
   private toState({ ref, reply, events }: ParsedGroup): GroupState {
     const [metaFlat, , outboxIds, outboxValues] = reply;
     const state = newGroupState(ref.key, ref.groupingId, { ...ref.values });
+    // Before the version check: the outbox outlives the group's other keys (outboxTtlMs), so a group
+    // idle past its retention still hands a re-delivered event its recorded alerts.
+    outboxIds.forEach((id, j) => {
+      const v = outboxValues[j];
+      if (v) state.outbox.set(id, decodeOutbox(v));
+    });
     for (let j = 0; j < metaFlat.length; j += 2)
       if (metaFlat[j] === "v") state.version = Number(metaFlat[j + 1]);
     if (state.version === 0) return state;
@@ -392,10 +398,6 @@ export class RedisStore implements StateStore {
       bySeq.set(ev.seq, ev);
     }
     state.events = [...bySeq.values()].sort((a, b) => a.event.timestamp - b.event.timestamp || a.seq - b.seq);
-    outboxIds.forEach((id, j) => {
-      const v = outboxValues[j];
-      if (v) state.outbox.set(id, decodeOutbox(v));
-    });
     return state;
   }
 
