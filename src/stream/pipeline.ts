@@ -184,17 +184,15 @@ export class Pipeline {
       const stateMs = performance.now() - stateStarted;
 
       const out: OutMessage[] = [];
+      /** Each new alert's trace context, by position in `outcome.alerts` (for its span once committed). */
+      const traceparents: Array<string | undefined> = [];
       for (const alert of [...outcome.republished, ...outcome.alerts]) {
         const trigger = triggerOf(alert.trigger_event_id);
         const traceparent = traceparentOfEvent(trigger?.event) ?? trigger?.message.headers.traceparent;
-        out.push(
-          alertMessage(alert, {
-            topic: this.opts.alertTopic,
-            source: this.source,
-            traceparent,
-          }),
-        );
+        traceparents.push(traceparent);
+        out.push(alertMessage(alert, { topic: this.opts.alertTopic, source: this.source, traceparent }));
       }
+      traceparents.splice(0, outcome.republished.length);
       out.push(...dlq);
 
       const commitStarted = performance.now();
@@ -224,7 +222,7 @@ export class Pipeline {
         { ...where, messages: messages.length, out: out.length, stateMs, commitMs, attempt },
         "batch committed",
       );
-      this.record(outcome, messages.length, performance.now() - started, triggerOf);
+      this.record(outcome, messages.length, performance.now() - started, traceparents);
       if (outcome.tooLate) this.deps.logger.info({ ...where, tooLate: outcome.tooLate }, "events too late");
       return;
     }
@@ -256,18 +254,17 @@ export class Pipeline {
     outcome: BatchOutcome,
     size: number,
     ms: number,
-    triggerOf: (eventId: string) => Trigger | undefined,
+    traceparents: ReadonlyArray<string | undefined>,
   ): void {
     const m = this.metrics;
     if (outcome.duplicates) m.duplicates.add(outcome.duplicates);
     if (outcome.tooLate) m.tooLate.add(outcome.tooLate);
     if (outcome.evicted) m.evicted.add(outcome.evicted);
     if (outcome.republished.length) m.republished.add(outcome.republished.length);
-    for (const alert of outcome.alerts) {
+    outcome.alerts.forEach((alert, i) => {
       m.alerts.add(1, { pattern: alert.pattern.id, severity: alert.pattern.severity });
-      const trigger = triggerOf(alert.trigger_event_id);
-      recordAlertSpan(alert, traceparentOfEvent(trigger?.event) ?? trigger?.message.headers.traceparent);
-    }
+      recordAlertSpan(alert, traceparents[i]);
+    });
     m.batchLatency.record(ms);
     m.batchSize.record(size);
   }

@@ -1,3 +1,4 @@
+import { INVALID_SPAN_CONTEXT, type SpanOptions, type Tracer, trace } from "@opentelemetry/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
 import { StreamService } from "../../src/stream/service.js";
@@ -22,8 +23,17 @@ describe("stream pipeline (real Kafka + Redis)", () => {
   const headerTrace = (i: number) =>
     `00-${"c".repeat(30)}${String(i % 100).padStart(2, "0")}-${"d".repeat(16)}-01`;
   let service: StreamService;
+  /** Every span the service starts, as asked for: a provider that only records the calls. */
+  const spans: Array<{ name: string; options: SpanOptions }> = [];
 
   beforeAll(async () => {
+    const tracer = {
+      startSpan: (name: string, options: SpanOptions = {}) => {
+        spans.push({ name, options });
+        return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+      },
+    } as unknown as Tracer;
+    trace.setGlobalTracerProvider({ getTracer: () => tracer });
     await createTopics([t.input], 3);
     await produceLines(t.input, lines, (i) => (i % 3 === 1 ? { traceparent: headerTrace(i) } : undefined));
     const config = loadConfig({ env: { ...t.env, CHAINWATCH_LOG_LEVEL: "warn" } });
@@ -34,6 +44,7 @@ describe("stream pipeline (real Kafka + Redis)", () => {
 
   afterAll(async () => {
     await service?.stop();
+    trace.disable();
   });
 
   it("publishes exactly the alerts of an in-memory run, each once, with CloudEvents headers", async () => {
@@ -67,6 +78,12 @@ describe("stream pipeline (real Kafka + Redis)", () => {
           ? headerTrace(lineIndex)
           : undefined;
       expect(m.headers.traceparent).toBe(want);
+      // Its span is linked to that same call (and to nothing when there is none).
+      const span = spans.find((x) => x.options.attributes?.["chainwatch.alert.id"] === a.alert_id);
+      expect(span?.name).toBe("chainwatch.alert");
+      expect(span?.options.links?.map((l) => `00-${l.context.traceId}-${l.context.spanId}-01`)).toEqual(
+        want ? [want] : [],
+      );
       // Where the events were read: Kafka coordinates.
       for (const e of a.events) expect(e.source).toMatchObject({ topic: t.input });
     }
