@@ -7,6 +7,10 @@
  *   (c) detection latency, event produced → alert readable (read_committed), at half of (b)'s rate
  *       (after 5 s of warm-up at that rate, which is not measured).
  *
+ * With --breakdown, only (b), three times on the same input: as is; with the in-memory store instead of
+ * Redis; with the batch work (state and engine) left out, so only Kafka, parsing and the transaction
+ * remain. The differences in CPU per event are what Redis (client side) and the engine cost here.
+ *
  * Prints a table and writes bench/results/e2e.json. Options: --events N (default 1 000 000),
  * --users N (10 000), --partitions N (4), --latency-seconds S (20), --batch-size N (2000, the
  * service's CHAINWATCH_BATCH_SIZE). Brokers / Redis from
@@ -21,7 +25,8 @@ import { Redis } from "ioredis";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import type { Alert } from "../src/alerts/types.js";
 import { loadConfig } from "../src/config/load.js";
-import { StreamService } from "../src/stream/service.js";
+import { MemoryStore } from "../src/state/memory.js";
+import { type ServiceOptions, StreamService } from "../src/stream/service.js";
 import { installMetrics } from "../src/telemetry/http.js";
 import { createLogger } from "../src/telemetry/logger.js";
 import { int, pick, prng } from "./lib/random.js";
@@ -37,6 +42,8 @@ const { values: args } = parseArgs({
     "batch-size": { type: "string", default: "2000" },
     /** Only (b), printed and not written: for profiling the service (with --cpu-prof-file). */
     "only-chainwatch": { type: "boolean", default: false },
+    /** Only (b), three ways (see above), printed and not written. */
+    breakdown: { type: "boolean", default: false },
     /** Writes a V8 CPU profile of (b) alone to this file (open it in Chrome DevTools). */
     "cpu-prof-file": { type: "string" },
     /** Writes a V8 sampling heap profile (allocations) of (b) alone to this file. */
@@ -238,12 +245,13 @@ async function passthrough(input: string, output: string, total: number): Promis
   return rate;
 }
 
-function serviceConfig(name: string, patternsDir: string) {
+/** `input`: whose input topic to read (default its own); (b)'s breakdown variants share (b)'s. */
+function serviceConfig(name: string, patternsDir: string, input = name) {
   return loadConfig({
     env: {
       CHAINWATCH_KAFKA_BROKERS: BROKERS.join(","),
       CHAINWATCH_GROUP_ID: `${RUN}-${name}`,
-      CHAINWATCH_INPUT_TOPIC: `${RUN}-${name}-in`,
+      CHAINWATCH_INPUT_TOPIC: `${RUN}-${input}-in`,
       CHAINWATCH_ALERT_TOPIC: `${RUN}-${name}-alerts`,
       CHAINWATCH_REDIS_URL: REDIS_URL,
       CHAINWATCH_REDIS_PREFIX: `${RUN}-${name}:`,
@@ -263,9 +271,14 @@ async function prepareChainwatch(patternsDir: string, events: Ev[]): Promise<num
 }
 
 /** (b) chainwatch from start until its committed offsets reach the end of its (prepared) input. */
-async function chainwatch(patternsDir: string): Promise<{ rate: number; cpuS: number }> {
-  const config = serviceConfig("run", patternsDir);
-  const service = new StreamService({ config, logger: createLogger(process.env.BENCH_LOG_LEVEL ?? "warn") });
+async function chainwatch(
+  patternsDir: string,
+  variant: { name: string } & Pick<ServiceOptions, "storeFor" | "processBatch"> = { name: "run" },
+): Promise<{ rate: number; cpuS: number }> {
+  const { name, ...overrides } = variant;
+  const config = serviceConfig(name, patternsDir, "run");
+  const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? "warn");
+  const service = new StreamService({ config, logger, ...overrides });
   await service.start();
   // The clock starts once the group is joined and Redis answers, as (a)'s starts at its first batch:
   // neither counts the consumer group's join.
@@ -379,6 +392,29 @@ async function latency(
   return { p50: q(0.5), p99: q(0.99), max: delays.at(-1) ?? Number.NaN, alerts: delays.length, sent };
 }
 
+/** (b) as is, with the memory store, and without the batch work: CPU per event of each, and the differences. */
+async function breakdown(patternsDir: string): Promise<void> {
+  const nothing = async () => ({ alerts: [], republished: [], duplicates: 0, tooLate: 0, evicted: 0 });
+  const runs = [
+    { label: "chainwatch run", name: "run" },
+    { label: "… with the memory store", name: "memory", storeFor: () => new MemoryStore() },
+    { label: "… without state or engine", name: "kafka", processBatch: nothing },
+  ];
+  const us: number[] = [];
+  for (const { label, ...variant } of runs) {
+    const r = await chainwatch(patternsDir, variant);
+    us.push((r.cpuS * 1e6) / EVENTS);
+    const perCpu = Math.round(EVENTS / r.cpuS);
+    process.stdout.write(`${label.padEnd(28)} ${Math.round(r.rate)} events/s, ${perCpu}/CPU-s\n`);
+  }
+  const [all, memory, kafkaOnly] = us as [number, number, number];
+  const f = (n: number) => `${n.toFixed(1)} µs`;
+  process.stdout.write(
+    `CPU per event in this process: ${f(all)} = Kafka, parsing, transactions ${f(kafkaOnly)}` +
+      ` + engine (and memory store) ${f(memory - kafkaOnly)} + Redis client ${f(all - memory)}\n`,
+  );
+}
+
 /** Deletes this run's topics: a full run leaves ~1 GB of them otherwise. */
 async function deleteTopics() {
   const admin = kafka.admin();
@@ -421,6 +457,12 @@ async function main() {
   await prepareChainwatch(patternsDir, events);
   events = [];
 
+  if (args.breakdown) {
+    await breakdown(patternsDir);
+    await cleanRedis();
+    await deleteTopics();
+    process.exit(0);
+  }
   if (args["only-chainwatch"]) {
     const cw = await chainwatch(patternsDir);
     await cleanRedis();

@@ -14,7 +14,7 @@ import { type FaultHook, noFaults } from "./fault.js";
 import { createKafka } from "./kafkajs/client.js";
 import { KafkajsTransactionalSink } from "./kafkajs/sink.js";
 import { KafkajsConsumerSource } from "./kafkajs/source.js";
-import { Pipeline } from "./pipeline.js";
+import { Pipeline, type ProcessBatch } from "./pipeline.js";
 
 export async function loadEngine(config: Pick<Config, "patterns" | "taxonomy" | "limits">): Promise<Engine> {
   // No patterns configured = the built-in library (and its taxonomy).
@@ -45,6 +45,9 @@ export interface ServiceOptions {
   /** Override for tests and the bench (default: loaded from `config.patterns`). */
   engine?: Engine;
   metrics?: StreamMetrics;
+  /** Overrides for the bench's cost breakdown (defaults: a RedisStore per engine, `processBatch`). */
+  storeFor?: (engine: Engine) => StateStore;
+  processBatch?: ProcessBatch;
 }
 
 /**
@@ -103,7 +106,7 @@ export class StreamService {
       {
         current: () => ({ engine: this.engine, store: this.store }),
         sink: this.sink,
-        processBatch,
+        processBatch: this.opts.processBatch ?? processBatch,
         logger,
         metrics: this.metrics,
         fault,
@@ -115,6 +118,7 @@ export class StreamService {
 
   /** The store keeps only the fields the engine's patterns read, so it follows the engine. */
   private storeFor(engine: Engine): StateStore {
+    if (this.opts.storeFor) return this.opts.storeFor(engine);
     return new RedisStore({
       redis: this.redis,
       prefix: this.opts.config.redis.prefix,
