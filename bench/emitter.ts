@@ -10,8 +10,8 @@
  *    interval of each p99 overhead: the spread one run's figure carries.
  * 2. Sustained events/s: a trivial tool called as fast as the process can, `--concurrency` in flight,
  *    for `--seconds`; events/s = events acknowledged by Kafka / time until the last one was. Here the
- *    MCP SDK is the limit, so also: the delivery path alone, built events pushed as fast as the
- *    bounded queue takes them, for `--seconds`.
+ *    MCP SDK is the limit, so also: the delivery path alone, call records pushed as fast as the
+ *    bounded queue takes them (the producer thread builds their events), for `--seconds`.
  * 3. The emitter's own work per call, alone: building and serialising one event.
  *
  * Options: --calls N (per side, default 15 000: a p99 read off 3 000 calls of a 1 ms tool moved by
@@ -275,8 +275,9 @@ async function throughput() {
 }
 
 /**
- * The delivery path alone (shared queue, producer thread, batches, kafkajs, broker) with built events pushed as fast as the
- * queue takes them: what one process can hand to Kafka when MCP itself is not the limit.
+ * The delivery path alone (shared queue, producer thread building the events, batches, kafkajs,
+ * broker) with call records pushed as fast as the queue takes them: what one process can hand to
+ * Kafka when MCP itself is not the limit.
  */
 async function deliveryThroughput() {
   const topic = `bench-emitter-delivery-${randomBytes(4).toString("hex")}`;
@@ -291,9 +292,11 @@ async function deliveryThroughput() {
     lingerMs: 20,
     logger,
     warnIntervalMs: 30_000,
+    build: {
+      tools: { lookup: { arguments: ["id"], risk: "low" } },
+      settings: { resultTextLimit: 8192, errorSummary: true, labels: undefined },
+    },
   });
-  const policy = policyResolver({ lookup: { arguments: ["id"], risk: "low" } })("lookup");
-  const settings = { resultTextLimit: 8192, errorSummary: true, labels: undefined };
   const t0 = performance.now();
   const until = t0 + SECONDS * 1000;
   let i = 0;
@@ -302,24 +305,20 @@ async function deliveryThroughput() {
     while (delivery.stats().queued < 9_500) {
       const n = i++;
       delivery.push(
-        buildEvent(
-          {
-            receivedAt: Date.now(),
-            durationMs: 1,
-            tool: "lookup",
-            rawArguments: { id: `r-${n}` },
-            userId: `u-${n % 100}`,
-            server: "bench",
-            sessionId: undefined,
-            agentId: "bench-agent",
-            outcome: "success",
-            result: undefined,
-            errorMessage: undefined,
-            trace: undefined,
-          },
-          policy,
-          settings,
-        ),
+        {
+          receivedAt: Date.now(),
+          durationMs: 1,
+          tool: "lookup",
+          rawArguments: { id: `r-${n}` },
+          userId: `u-${n % 100}`,
+          server: "bench",
+          sessionId: undefined,
+          agentId: "bench-agent",
+          outcome: "success",
+          result: undefined,
+          errorMessage: undefined,
+          trace: undefined,
+        },
         false,
       );
     }

@@ -8,8 +8,25 @@ import {
   MAX_BACKOFF_MS,
   MIN_BACKOFF_MS,
 } from "./accounting.js";
+import { buildFromRecord, type CallRecord, type EventBuild } from "./event.js";
+import { policyResolver, type ResolvedPolicy } from "./options.js";
 
 export type { DeliveryStats } from "./accounting.js";
+
+/**
+ * Where `instrumentMcpServer` hands each call: `Delivery` (a producer of the user's own, on the
+ * server's thread) or `ThreadedDelivery` (the built-in one, in a worker thread). Both take the call
+ * record and build its event with the same code (`buildFromRecord`), here or in the thread.
+ */
+export interface CallDelivery {
+  /** Queues one call's event; never waits, never throws for Kafka (overflow is dropped and counted). */
+  push(call: CallRecord, anonymous: boolean): void;
+  /** Resolves when everything pushed so far is acknowledged (or dropped). */
+  flush(): Promise<void>;
+  /** Flushes for at most `timeoutMs`, then drops (and counts) what is left and stops. */
+  close(timeoutMs: number): Promise<void>;
+  stats(): DeliveryStats;
+}
 
 /** An event as the emitter builds it: the wire shape, timestamp in epoch ms. */
 export type EmittedEvent = Omit<ToolCallEvent, "method" | "outcome" | "schema_version"> &
@@ -23,16 +40,17 @@ export interface DeliveryOptions {
   lingerMs: number;
   logger: Logger;
   warnIntervalMs: number;
+  build: EventBuild;
 }
 
 /**
- * Gets events to Kafka without ever making a tool call wait: `push` only appends to a bounded
+ * Gets events to Kafka without ever making a tool call wait: `push` builds the event and appends it to a bounded
  * in-memory queue; one background loop sends batches (linger / batch size), one request in flight,
  * so a user's events stay in order. While Kafka is slow or down the batch in hand is retried with
  * backoff and the queue fills; beyond its bound new events are dropped and counted (tail drop, as
  * OpenTelemetry's batch processors do: what is queued keeps its order and completeness).
  */
-export class Delivery {
+export class Delivery implements CallDelivery {
   // Serialised when pushed: the cost is spread over the calls rather than paid per batch, in one go,
   // by whichever call arrives while a batch is sent; and a string is smaller than the event object.
   private queue: OutMessage[] = [];
@@ -43,12 +61,16 @@ export class Delivery {
   private giveUp = false;
   private idleWaiters: Array<() => void> = [];
   private readonly account: DeliveryAccounting;
+  private readonly policyOf: (tool: string) => ResolvedPolicy;
 
   constructor(private readonly opts: DeliveryOptions) {
     this.account = new DeliveryAccounting(opts.logger, opts.warnIntervalMs, opts.queueSize);
+    this.policyOf = policyResolver(opts.build.tools);
   }
 
-  push(event: EmittedEvent, anonymous: boolean): void {
+  /** Builds the call's event here, on the caller's thread; a fault in that throws, before anything is counted. */
+  push(call: CallRecord, anonymous: boolean): void {
+    const event = buildFromRecord(call, this.policyOf(call.tool), this.opts.build.settings);
     this.account.emitted(anonymous);
     // The bound covers the batch in flight too: it is what the process holds in memory.
     if (this.closed || this.queue.length + (this.inFlight?.length ?? 0) >= this.opts.queueSize) {

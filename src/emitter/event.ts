@@ -1,7 +1,7 @@
 import type { Outcome } from "../events/index.js";
 import type { EmittedEvent } from "./delivery.js";
 import { uuidv7 } from "./ids.js";
-import type { ResolvedPolicy } from "./options.js";
+import type { ResolvedPolicy, ToolPolicy } from "./options.js";
 import { cutUtf8, hashArguments, maskSecrets, rawFields, selectFields } from "./redact.js";
 import type { TraceIds } from "./trace.js";
 
@@ -27,6 +27,12 @@ export interface EventSettings {
   resultTextLimit: number;
   errorSummary: boolean;
   labels: Record<string, string> | undefined;
+}
+
+/** What a delivery builds events with: the tools' policies and the event settings. */
+export interface EventBuild {
+  tools: Record<string, ToolPolicy>;
+  settings: EventSettings;
 }
 
 const SUMMARY_CHARS = 256;

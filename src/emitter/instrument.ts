@@ -2,8 +2,8 @@ import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type Logger, pino } from "pino";
 import type { Outcome } from "../events/index.js";
-import { Delivery, type DeliveryStats } from "./delivery.js";
-import { buildEvent, isObject, resultText, toCallRecord } from "./event.js";
+import { type CallDelivery, Delivery, type DeliveryStats } from "./delivery.js";
+import { isObject, resultText, toCallRecord } from "./event.js";
 import {
   type CallContext,
   defaultIsDenied,
@@ -92,6 +92,7 @@ export function instrumentMcpServer(
   };
   const topic = options.topic ?? env.CHAINWATCH_INPUT_TOPIC ?? "mcp.tool-calls";
   const queueSize = options.queueSize ?? 10_000;
+  const build = { tools: options.tools ?? {}, settings };
   const common = {
     topic,
     queueSize,
@@ -99,8 +100,9 @@ export function instrumentMcpServer(
     lingerMs: options.lingerMs ?? 20,
     logger,
     warnIntervalMs: options.warnIntervalMs ?? 30_000,
+    build,
   };
-  const delivery = options.producer
+  const delivery: CallDelivery = options.producer
     ? new Delivery({ ...common, producer: options.producer })
     : new ThreadedDelivery({
         ...common,
@@ -108,7 +110,6 @@ export function instrumentMcpServer(
           options.brokers ??
           (env.CHAINWATCH_KAFKA_BROKERS ?? "127.0.0.1:9092").split(",").map((b) => b.trim()),
         clientId: options.clientId ?? "chainwatch-emitter",
-        build: { tools: options.tools ?? {}, settings },
         queueBytes: options.queueBytes ?? Math.min(queueSize * 2048, 16 * 1024 * 1024),
       });
   const policyOf = policyResolver(options.tools);
@@ -147,11 +148,8 @@ export function instrumentMcpServer(
         errorMessage,
         trace: started.trace,
       };
-      const policy = policyOf(started.ctx.tool);
-      // The built-in producer's thread does the costly half (ids, hash, masking) off this thread.
-      if (delivery instanceof ThreadedDelivery)
-        delivery.pushCall(toCallRecord(facts, policy, settings), !known);
-      else delivery.push(buildEvent(facts, policy, settings), !known);
+      // The costly half (ids, hash, masking) is the delivery's: the built-in producer's thread does it.
+      delivery.push(toCallRecord(facts, policyOf(started.ctx.tool), settings), !known);
     } catch (err) {
       faultLog("building a tool-call event failed; the call itself is unaffected", err);
     }

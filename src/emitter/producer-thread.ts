@@ -86,11 +86,10 @@ async function waitForWake(seen: number, ms?: number): Promise<void> {
 const MAX_TIMER_MS = 2 ** 31 - 1 - 100;
 
 const build = config.build;
-const policyOf = policyResolver(build?.tools);
+const policyOf = policyResolver(build.tools);
 
-/** The Kafka messages of a batch: the events as they are, or built here from call records. */
+/** The Kafka messages of a batch: the events, built here from the call records. */
 function toMessages(records: ReturnType<SharedRing["read"]>["records"]) {
-  if (!build) return records.map((r) => ({ topic: config.topic, key: r.key, value: r.value }));
   const messages = [];
   for (const r of records) {
     try {

@@ -3,8 +3,7 @@
  * cells and the few messages they exchange (everything per event goes through the shared ring).
  */
 import { FIRST_FREE_CELL } from "../stream/shared-ring.js";
-import type { EventSettings } from "./event.js";
-import type { ToolPolicy } from "./options.js";
+import type { EventBuild } from "./event.js";
 
 /** Counters and flags in the ring's control block (Int32 cells, read and written with Atomics). */
 export const Cell = {
@@ -34,11 +33,8 @@ export interface ThreadConfig {
   batchSize: number;
   lingerMs: number;
   ring: { control: SharedArrayBuffer; data: SharedArrayBuffer };
-  /**
-   * Set when the ring holds call records (`CallRecord`) rather than events: the thread builds each
-   * event (ids, hash, masking) with these, so the server's thread does not.
-   */
-  build?: { tools: Record<string, ToolPolicy>; settings: EventSettings };
+  /** The ring holds call records (`CallRecord`): the thread builds each event (ids, hash, masking) with these. */
+  build: EventBuild;
 }
 
 export type FromThread =

@@ -4,8 +4,8 @@ import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { SharedRing } from "../stream/shared-ring.js";
 import { DeliveryAccounting, type DeliveryStats } from "./accounting.js";
-import type { EmittedEvent } from "./delivery.js";
-import type { CallRecord } from "./event.js";
+import type { CallDelivery } from "./delivery.js";
+import type { CallRecord, EventBuild } from "./event.js";
 import { Cell, type FromThread, type ThreadConfig } from "./thread-protocol.js";
 
 export interface ThreadedDeliveryOptions {
@@ -20,8 +20,8 @@ export interface ThreadedDeliveryOptions {
   lingerMs: number;
   logger: Logger;
   warnIntervalMs: number;
-  /** The thread builds the events from call records (`pushCall`) with these. */
-  build?: ThreadConfig["build"];
+  /** The thread builds the events from the call records with these. */
+  build: EventBuild;
 }
 
 /** How long close() lets the thread disconnect from Kafka before ending it. */
@@ -35,7 +35,7 @@ const FLUSH_POLL_MS = 100;
 
 /**
  * The emitter's default delivery: kafkajs in a worker thread, fed through a shared-memory ring.
- * Per tool call the server's thread serialises the event into the ring and publishes it with an
+ * Per tool call the server's thread serialises the call record into the ring and publishes it with an
  * atomic store: no message to the thread, no timer, no system call. The thread batches (linger,
  * batch size), sends, retries, and acknowledges what Kafka took; its counters are shared cells.
  * Earlier the server's thread posted each batch to the thread and was woken for each reply, and
@@ -48,7 +48,7 @@ const FLUSH_POLL_MS = 100;
  * thread holds the process open only while events wait, so a process that ends without `close()`
  * still delivers what it queued, then exits.
  */
-export class ThreadedDelivery {
+export class ThreadedDelivery implements CallDelivery {
   private readonly ring: SharedRing;
   private readonly control: Int32Array;
   private readonly account: DeliveryAccounting;
@@ -67,23 +67,14 @@ export class ThreadedDelivery {
     this.account = new DeliveryAccounting(opts.logger, opts.warnIntervalMs, opts.queueSize);
   }
 
-  /** Queues a built event (without the `build` option: the thread then sends what it reads as is). */
-  push(event: EmittedEvent, anonymous: boolean): void {
-    this.enqueue(event.user_id, event, anonymous);
-  }
-
-  /** Queues a call for the thread to build its event from (with the `build` option). */
-  pushCall(call: CallRecord, anonymous: boolean): void {
-    this.enqueue(call.userId, call, anonymous);
-  }
-
-  private enqueue(key: string, value: unknown, anonymous: boolean): void {
+  /** Queues a call for the thread to build its event from. */
+  push(call: CallRecord, anonymous: boolean): void {
     this.account.emitted(anonymous);
     this.sync();
     const before = this.ring.pending;
     if (this.closed) this.account.drop(1, "closed");
     else if (before >= this.opts.queueSize) this.account.drop(1, "queue_full");
-    else if (!this.ring.write(key, JSON.stringify(value)))
+    else if (!this.ring.write(call.userId, JSON.stringify(call)))
       this.account.drop(1, before === 0 ? "too_large" : "queue_full");
     else if (before === 0) this.wake(false);
   }

@@ -10,6 +10,7 @@ import {
 } from "../../src/emitter/event.js";
 import { policyResolver, type ResolvedPolicy } from "../../src/emitter/options.js";
 import { cutUtf8, maskSecrets, selectFields } from "../../src/emitter/redact.js";
+import { callRecord } from "./call-record.js";
 
 /** The event's `result` as the emitter made it before the split, in one pass over the raw result. */
 function referenceResult(result: unknown, policy: ResolvedPolicy, limit: number) {
@@ -122,21 +123,11 @@ describe("building an event in two halves (server's thread, then producer thread
     const policy = policyResolver({ t: { arguments: [], result: ["id"] } })("t");
     const record = toCallRecord(
       {
-        receivedAt: 1,
-        durationMs: 1,
-        tool: "t",
-        rawArguments: { body: "secret stuff" },
-        userId: "u",
-        server: "s",
-        sessionId: undefined,
-        agentId: undefined,
-        outcome: "success",
+        ...callRecord({ rawArguments: { body: "secret stuff" } }),
         result: {
           content: [{ type: "text", text: "x".repeat(100_000) }],
           structuredContent: { id: 7, ssn: "123" },
         },
-        errorMessage: undefined,
-        trace: undefined,
       },
       policy,
       { resultTextLimit: 8192, errorSummary: true, labels: undefined },
@@ -151,20 +142,7 @@ describe("building an event in two halves (server's thread, then producer thread
       a: Object.freeze({ b: 1, x: "kept" }),
       c: Object.freeze({ d: Object.freeze({ e: 2, f: 3 }) }),
     });
-    const facts: CallFacts = {
-      receivedAt: 1,
-      durationMs: 1,
-      tool: "t",
-      rawArguments: {},
-      userId: "u",
-      server: "s",
-      sessionId: undefined,
-      agentId: undefined,
-      outcome: "success",
-      result: { content: [], structuredContent: structured },
-      errorMessage: undefined,
-      trace: undefined,
-    };
+    const facts: CallFacts = { ...callRecord(), result: { content: [], structuredContent: structured } };
     const settings = { resultTextLimit: 100, errorSummary: true, labels: undefined };
     const record = toCallRecord(facts, policy, settings);
     expect(JSON.parse(JSON.stringify(record.result))).toEqual({

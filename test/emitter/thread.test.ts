@@ -9,6 +9,7 @@ import { z } from "zod";
 import { instrumentMcpServer } from "../../src/emitter/index.js";
 import { ThreadedDelivery } from "../../src/emitter/threaded-delivery.js";
 import { kafkaBrokers, uniqueName } from "../helpers/services.js";
+import { buildWith, callRecord } from "./call-record.js";
 import { capturingLogger } from "./capture-log.js";
 import { createTopic, readTopic } from "./kafka-topic.js";
 
@@ -71,22 +72,23 @@ describe("the producer thread with the real broker", () => {
       lingerMs: 60_000, // the thread holds what it is given until flush()
       logger,
       warnIntervalMs: 30_000,
+      build: buildWith(["n"]),
     });
-    const event = (n: number) => ({ event_id: `e-${n}`, timestamp: 1, user_id: "u", server: "s", tool: "t" });
-    delivery.push(event(0), false);
+    const call = (n: number) => callRecord({ rawArguments: { n } });
+    delivery.push(call(0), false);
     await delivery.flush();
     const first = Reflect.get(delivery, "worker") as Worker;
-    for (let n = 1; n <= 3; n++) delivery.push(event(n), false);
+    for (let n = 1; n <= 3; n++) delivery.push(call(n), false);
     await first.terminate();
     await delivery.flush();
     expect(Reflect.get(delivery, "worker")).not.toBe(first);
     expect(delivery.stats()).toMatchObject({ emitted: 4, sent: 4, dropped: 0, queued: 0 });
     expect(lines.some((l) => l.msg === "chainwatch emitter: the Kafka producer thread failed")).toBe(true);
     await delivery.close(1_000);
-    delivery.push(event(4), false);
+    delivery.push(call(4), false);
     expect(delivery.stats()).toMatchObject({ emitted: 5, sent: 4, dropped: 1, queued: 0 });
-    const ids = (await readTopic(topic, 4)).map((m) => (m.value as { event_id: string }).event_id);
-    expect(ids).toEqual(["e-0", "e-1", "e-2", "e-3"]);
+    const ns = (await readTopic(topic, 4)).map((m) => (m.value as { arguments: { n: number } }).arguments.n);
+    expect(ns).toEqual([0, 1, 2, 3]);
   });
 
   it("a process that ends without close() still delivers what was queued, and exits", async () => {
