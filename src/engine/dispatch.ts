@@ -32,6 +32,12 @@ export interface Slot {
 export interface Classified {
   categories: ReadonlySet<string>;
   key: string;
+  /**
+   * The cache entry of the dispatcher that last looked this classification up (a classification is
+   * shared by the events of one server/tool): the usual event needs no lookup by key.
+   */
+  entryOf: Dispatcher | undefined;
+  entry: CacheEntry | undefined;
 }
 
 const MAX_CACHE = 20_000;
@@ -52,13 +58,15 @@ export class Classifier {
       // `categories` field itself, and a static one is cached under this key.
       const categories = this.taxonomy.categoriesOf(event);
       const key = `c\u0000${event.server}\u0000${event.tool}\u0000${JSON.stringify(own)}`;
-      return { categories, key };
+      return { categories, key, entryOf: undefined, entry: undefined };
     }
     let hit = this.cache.get(event.server, event.tool);
     if (!hit) {
       hit = {
         categories: this.taxonomy.categoriesOf(event),
         key: `s\u0000${event.server}\u0000${event.tool}`,
+        entryOf: undefined,
+        entry: undefined,
       };
       this.cache.set(event.server, event.tool, hit);
     }
@@ -85,10 +93,16 @@ export interface Candidate {
 interface MemoGroup {
   paths: string[][];
   slots: Slot[];
-  /** Value tuple (one map level per path) → answer per slot; undefined once too many tuples. */
+  /**
+   * Value tuple (one map level per path) → id of the answer (per slot) in `answers`; undefined once
+   * too many tuples.
+   */
   memo: MemoLevel | undefined;
   /** Value tuples remembered. */
   size: number;
+  /** The distinct answers remembered, by id; `answerIds` finds one by its text ("0110…"). */
+  answers: Uint8Array[];
+  answerIds: Map<string, number>;
   /** Scratch: this event's values of `paths`. */
   values: unknown[];
   /** This event's answers (set at the start of each evaluation). */
@@ -163,8 +177,15 @@ export class Dispatcher {
   }
 
   private entryFor(event: ToolCallEvent, cls: Classified): CacheEntry {
+    if (cls.entryOf === this) return cls.entry!;
     let entry = this.cache.get(cls.key);
-    if (entry) return entry;
+    if (!entry) entry = this.newEntry(event, cls);
+    cls.entryOf = this;
+    cls.entry = entry;
+    return entry;
+  }
+
+  private newEntry(event: ToolCallEvent, cls: Classified): CacheEntry {
     const found = new Set<Slot>(this.wildcard);
     for (const s of this.byTool.get(event.tool) ?? []) found.add(s);
     for (const c of cls.categories) for (const s of this.byCategory.get(c) ?? []) found.add(s);
@@ -181,6 +202,8 @@ export class Dispatcher {
             slots: [],
             memo: new Map(),
             size: 0,
+            answers: [],
+            answerIds: new Map(),
             values: [],
             current: EMPTY_ANSWERS,
             direct: EMPTY_ANSWERS,
@@ -193,34 +216,50 @@ export class Dispatcher {
     }
     for (const g of groups.values()) g.direct = new Uint8Array(g.slots.length);
     if (this.cache.size >= MAX_CACHE) this.cache.clear();
-    entry = { list, recent: [NO_HITS], groups: [...groups.values()] };
+    const memoGroups = [...groups.values()];
+    const entry: CacheEntry = {
+      list,
+      recent: [NO_HITS],
+      groups: memoGroups,
+      fixed: memoGroups.length === 0 ? hitsOf(list, this.scratch) : undefined,
+      byAnswers: memoGroups.length <= MAX_KEYED_GROUPS ? new Map() : undefined,
+    };
     this.cache.set(cls.key, entry);
     return entry;
   }
 
   /**
    * Ids (ascending) of the slots whose `where` holds for the event; each evaluated at most once.
-   * The result is shared and must not be modified: events of one classification mostly hit the same
-   * slots, so the list is taken from the few recent results of that classification when equal (the
-   * group index keeps it per stored event: no new array per event).
+   * The result is shared and must not be modified (the group index keeps it per stored event: no
+   * new array per event). With every memo group answering from memory, the list is itself
+   * remembered per combination of answers: the usual event costs a few value reads and lookups.
    */
   evaluate(event: ToolCallEvent, cls: Classified): readonly number[] {
     const entry = this.entryFor(event, cls);
+    if (entry.fixed !== undefined) return entry.fixed;
     const groups = entry.groups;
-    for (let g = 0; g < groups.length; g++) answer(groups[g]!, event, cls.categories);
-    const list = entry.list;
-    const scratch = this.scratch;
-    let n = 0;
-    for (let i = 0; i < list.length; i++) {
-      const c = list[i]!;
-      if (c.known || c.group!.current[c.at!] === 1) scratch[n++] = c.slot.id;
+    const byAnswers = entry.byAnswers;
+    // Answer ids in mixed radix (each below MAX_MEMO + 1): exact for up to MAX_KEYED_GROUPS groups.
+    let combo = 0;
+    let keyed = byAnswers !== undefined;
+    for (let g = 0; g < groups.length; g++) {
+      const id = answer(groups[g]!, event, cls.categories);
+      if (id < 0) keyed = false;
+      else combo = combo * (MAX_MEMO + 1) + id;
     }
+    if (keyed) {
+      const known = byAnswers!.get(combo);
+      if (known !== undefined) return known;
+    }
+    const hits = this.shared(entry, hitsOf(entry.list, this.scratch));
+    if (keyed && byAnswers!.size < MAX_COMBOS) byAnswers!.set(combo, hits);
+    return hits;
+  }
+
+  /** `hits` or an equal list among the entry's few recent ones (events mostly hit the same slots). */
+  private shared(entry: CacheEntry, hits: number[]): readonly number[] {
     const recent = entry.recent;
-    for (let r = 0; r < recent.length; r++) {
-      const hits = recent[r]!;
-      if (sameIds(hits, scratch, n)) return hits;
-    }
-    const hits = scratch.slice(0, n);
+    for (let r = 0; r < recent.length; r++) if (sameIds(recent[r]!, hits)) return recent[r]!;
     if (recent.length >= RECENT_HITS) recent.pop();
     recent.unshift(hits);
     return hits;
@@ -233,12 +272,29 @@ interface CacheEntry {
   recent: Array<readonly number[]>;
   /** Memo groups of the unknown candidates. */
   groups: MemoGroup[];
+  /** With no memo group: the hits, the same for every event of the key. */
+  fixed: readonly number[] | undefined;
+  /** Hits by the combination of the groups' answer ids (undefined: too many groups to key). */
+  byAnswers: Map<number, readonly number[]> | undefined;
+}
+
+/** Ids of the candidates holding for the event (its groups' `current` answers set), ascending. */
+function hitsOf(list: Candidate[], scratch: number[]): number[] {
+  let n = 0;
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i]!;
+    if (c.known || c.group!.current[c.at!] === 1) scratch[n++] = c.slot.id;
+  }
+  return scratch.slice(0, n);
 }
 
 const EMPTY_ANSWERS = new Uint8Array(0);
 
-/** Sets `group.current` to this event's answers: remembered for its value tuple, else evaluated. */
-function answer(group: MemoGroup, event: ToolCallEvent, categories: ReadonlySet<string>): void {
+/**
+ * Sets `group.current` to this event's answers, remembered for its value tuple or else evaluated;
+ * returns the id of the remembered answer, or -1 when evaluated directly (not remembered).
+ */
+function answer(group: MemoGroup, event: ToolCallEvent, categories: ReadonlySet<string>): number {
   const memo = group.memo;
   if (memo) {
     const paths = group.paths;
@@ -251,7 +307,7 @@ function answer(group: MemoGroup, event: ToolCallEvent, categories: ReadonlySet<
     }
     if (scalar) {
       // One map level per path, keyed by the value itself (Map keys tell 1, "1" and true apart): a
-      // lookup builds no key string. The last level holds the answers.
+      // lookup builds no key string. The last level holds the answer ids.
       const last = paths.length - 1;
       let level = memo;
       for (let i = 0; i < last; i++) {
@@ -262,20 +318,35 @@ function answer(group: MemoGroup, event: ToolCallEvent, categories: ReadonlySet<
         }
         level = next;
       }
-      const known = level.get(values[last]) as Uint8Array | undefined;
+      const known = level.get(values[last]) as number | undefined;
       if (known !== undefined) {
-        group.current = known;
-        return;
+        group.current = group.answers[known]!;
+        return known;
       }
       if (group.size < MAX_MEMO) {
         group.size++;
-        level.set(values[last], evaluateAll(group, event, categories, new Uint8Array(group.slots.length)));
-        return;
+        const id = answerId(group, evaluateAll(group, event, categories, group.direct));
+        level.set(values[last], id);
+        group.current = group.answers[id]!;
+        return id;
       }
       group.memo = undefined;
     }
   }
   evaluateAll(group, event, categories, group.direct);
+  return -1;
+}
+
+/** The id of an answer equal to `out` (a copy of it is kept under a new id when none is). */
+function answerId(group: MemoGroup, out: Uint8Array): number {
+  const text = out.join("");
+  let id = group.answerIds.get(text);
+  if (id === undefined) {
+    id = group.answers.length;
+    group.answers.push(out.slice());
+    group.answerIds.set(text, id);
+  }
+  return id;
 }
 
 function evaluateAll(
@@ -293,10 +364,14 @@ function evaluateAll(
 const NO_HITS: readonly number[] = Object.freeze([]);
 /** Distinct hit lists remembered per classification key. */
 const RECENT_HITS = 4;
+/** Most memo groups whose answer ids make an exact number key (257^6 < 2^53). */
+const MAX_KEYED_GROUPS = 6;
+/** Most answer combinations remembered per classification key. */
+const MAX_COMBOS = 4096;
 
-function sameIds(a: readonly number[], b: readonly number[], n: number): boolean {
-  if (a.length !== n) return false;
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+function sameIds(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
