@@ -30,6 +30,10 @@ interface GroupingRuntime {
   masks: Int32Array;
   /** Scratch: the plans with a non-zero mask, ascending. */
   touched: Int32Array;
+  /** Scratch: per slot, its list of the group's events, built during the search stamped `search`. */
+  lists: StoredEvent[][];
+  builtIn: Int32Array;
+  search: number;
 }
 
 let runtimeIds = 0;
@@ -89,6 +93,9 @@ export class Detector implements Engine {
         dispatcher: new Dispatcher(plans),
         masks: new Int32Array(plans.length),
         touched: new Int32Array(plans.length),
+        lists: [],
+        builtIn: new Int32Array(0),
+        search: 0,
       });
       this.groupingList.push(grouping);
       for (const p of patterns) {
@@ -225,6 +232,10 @@ export class Detector implements Engine {
       for (let p = 0; p < masks.length; p++) if (masks[p] !== 0) touched[n++] = p;
     }
     let alerts: Alert[] | undefined;
+    // Lists built for one pattern serve the others of this search (their slots are often shared).
+    if (rt.builtIn.length !== rt.dispatcher.slots.length)
+      rt.builtIn = new Int32Array(rt.dispatcher.slots.length);
+    rt.search = (rt.search + 1) | 0 || 1;
     for (let t = 0; t < count; t++) {
       const p = touched[t]!;
       let mask = masks[p]!;
@@ -233,19 +244,17 @@ export class Detector implements Engine {
       const pattern = plan.pattern;
       const stepLists = plan.scratchSteps;
       const stepIds = stepSlot[p]!;
-      // A step with fewer stored events than it needs rules the pattern out before any other lookup.
+      // A step with fewer stored events than it needs rules the pattern out before any list is built.
       let enough = true;
-      for (let s = 0; s < stepIds.length && enough; s++) {
-        const list = index.list(stepIds[s]!);
-        stepLists[s] = list;
-        enough = list.length >= plan.minEvents[s]!;
-      }
+      for (let s = 0; s < stepIds.length && enough; s++)
+        enough = index.count(stepIds[s]!) >= plan.minEvents[s]!;
       if (!enough) continue;
+      for (let s = 0; s < stepIds.length; s++) stepLists[s] = listOf(rt, index, stepIds[s]!);
       mask = feasibleAnchorSteps(plan, stepLists, anchor, mask);
       if (mask === 0) continue;
       const absentLists = plan.scratchAbsents;
       const absentIds = absentSlot[p]!;
-      for (let a = 0; a < absentIds.length; a++) absentLists[a] = index.list(absentIds[a]!);
+      for (let a = 0; a < absentIds.length; a++) absentLists[a] = listOf(rt, index, absentIds[a]!);
       const mark = state.marks.get(pattern.id);
       const consumed = mark ? mark.consumed : Number.NEGATIVE_INFINITY;
       const eligibleFrom =
@@ -294,4 +303,16 @@ export class Detector implements Engine {
     state.engineIndex = index;
     return index;
   }
+}
+
+/** The group's events satisfying `slot`, built once per search (a scratch list of the runtime's). */
+function listOf(rt: GroupingRuntime, index: GroupIndex, slot: number): readonly StoredEvent[] {
+  let list = rt.lists[slot];
+  if (list === undefined) {
+    list = [];
+    rt.lists[slot] = list;
+  }
+  if (rt.builtIn[slot] === rt.search) return list;
+  rt.builtIn[slot] = rt.search;
+  return index.listInto(slot, list);
 }

@@ -1,17 +1,23 @@
 import type { GroupState, StoredEvent } from "./group-state.js";
-import { countBefore, dropFront, insertSorted, removeSorted } from "./order.js";
-import { SlotLists } from "./slot-lists.js";
+import { countBefore, dropFront } from "./order.js";
 
 /**
- * Engine-private index of one group's stored events: per `where` entry (step or absent of a
- * pattern), the sorted list of stored events satisfying it, so the matcher never re-evaluates a
- * predicate and bounds candidates by binary search. Kept incrementally while the same GroupState
- * object lives (memory store); rebuilt when a state is loaded fresh (Redis store) or was changed
- * behind the engine's back (detected by `nextSeq`/length).
+ * Engine-private index of one group's stored events: the slots (distinct `where`s, see Dispatcher)
+ * each stored event satisfies, and how many stored events satisfy each slot. Kept incrementally
+ * while the same GroupState object lives (memory store); rebuilt when a state is loaded fresh
+ * (Redis store) or was changed behind the engine's back (detected by `nextSeq`/length).
+ *
+ * The counts are all most events need: a pattern with a step short of events is ruled out without
+ * looking at any event. The per-slot lists the matcher reads (sorted subsets of the group's events)
+ * are built only for the few searches that get past that check (`listInto`), instead of being kept
+ * up to date for every stored event: a list per slot per group cost a few cache misses on each
+ * insertion and removal, and garbage whenever one grew.
  */
-export class GroupIndex extends SlotLists {
-  /** Entry ids per stored event, aligned with `state.events` (for removal without a lookup). */
+export class GroupIndex {
+  /** Slot ids per stored event (ascending), aligned with `state.events`. */
   private readonly entriesAt: Array<readonly number[]> = [];
+  /** `[slot, count, slot, count, …]` for each slot with stored events: a group has a few. */
+  private readonly counts: number[] = [];
   nextSeq = 0;
   size = 0;
   /** Timestamp of the group's oldest stored event (+Infinity when none). */
@@ -19,48 +25,70 @@ export class GroupIndex extends SlotLists {
 
   /**
    * `state`: the group state this index belongs to (an index found on a copy is not trusted);
-   * `owner`: what its entry ids mean (the id of the detector runtime that built it).
+   * `owner`: what its slot ids mean (the id of the detector runtime that built it).
    */
   constructor(
     private readonly state: GroupState,
     readonly owner: number,
-  ) {
-    super();
+  ) {}
+
+  /** How many stored events satisfy slot `id`. */
+  count(id: number): number {
+    const counts = this.counts;
+    for (let i = 0; i < counts.length; i += 2) if (counts[i] === id) return counts[i + 1]!;
+    return 0;
   }
 
-  list(entry: number): readonly StoredEvent[] {
-    return this.getList(entry) ?? EMPTY;
-  }
-
-  /** Records `item`, just inserted at `position` of `state.events`, under its entries. */
-  insert(position: number, item: StoredEvent, entries: readonly number[]): void {
-    // Appended to the group's events means last in every list too (lists are ordered subsets).
-    const last = position === this.entriesAt.length;
-    if (position === 0) this.oldestTs = item.event.timestamp;
-    if (last) this.entriesAt.push(entries);
-    else this.entriesAt.splice(position, 0, entries);
-    for (const id of entries) {
-      const list = this.getList(id);
-      if (!list) this.addList(id, [item]);
-      else if (last) list.push(item);
-      else insertSorted(list, item);
+  /** Writes the stored events satisfying slot `id` into `out` (emptied first), in the group's order. */
+  listInto(id: number, out: StoredEvent[]): StoredEvent[] {
+    out.length = 0;
+    const events = this.state.events;
+    const entriesAt = this.entriesAt;
+    for (let i = 0; i < entriesAt.length; i++) {
+      const ids = entriesAt[i]!;
+      for (let k = 0; k < ids.length && ids[k]! <= id; k++) {
+        if (ids[k] === id) {
+          out.push(events[i]!);
+          break;
+        }
+      }
     }
+    return out;
+  }
+
+  /** Records `item`, just inserted at `position` of `state.events`, under its slots. */
+  insert(position: number, item: StoredEvent, entries: readonly number[]): void {
+    if (position === 0) this.oldestTs = item.event.timestamp;
+    if (position === this.entriesAt.length) this.entriesAt.push(entries);
+    else this.entriesAt.splice(position, 0, entries);
+    for (let e = 0; e < entries.length; e++) this.add(entries[e]!, 1);
   }
 
   /** Forgets the group's `count` oldest events, `events[0..count)` (about to be cut from it). */
   removeOldest(events: readonly StoredEvent[], count: number): void {
     for (let i = 0; i < count; i++) {
-      const item = events[i]!;
-      for (const id of this.entriesAt[i]!) {
-        const list = this.getList(id);
-        if (!list) continue;
-        if (list[0] === item) list.shift();
-        else removeSorted(list, item);
-        if (list.length === 0) this.deleteList(id);
-      }
+      const entries = this.entriesAt[i]!;
+      for (let e = 0; e < entries.length; e++) this.add(entries[e]!, -1);
     }
     dropFront(this.entriesAt, count);
     this.oldestTs = events.length > count ? events[count]!.event.timestamp : Number.POSITIVE_INFINITY;
+  }
+
+  private add(id: number, by: number): void {
+    const counts = this.counts;
+    for (let i = 0; i < counts.length; i += 2) {
+      if (counts[i] !== id) continue;
+      const n = counts[i + 1]! + by;
+      if (n > 0) counts[i + 1] = n;
+      else {
+        // The last pair takes its place: the order of the pairs means nothing.
+        counts[i] = counts[counts.length - 2]!;
+        counts[i + 1] = counts[counts.length - 1]!;
+        counts.length -= 2;
+      }
+      return;
+    }
+    if (by > 0) counts.push(id, by);
   }
 
   inSync(state: GroupState): boolean {
@@ -82,5 +110,3 @@ export function holdsEvent(events: readonly StoredEvent[], id: string, ts: numbe
   }
   return false;
 }
-
-const EMPTY: readonly StoredEvent[] = Object.freeze([]);
