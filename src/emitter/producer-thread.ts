@@ -1,8 +1,9 @@
 /**
- * The emitter's producer thread: takes serialised events from the shared ring, sends them in
- * batches with the kafkajs producer, and acknowledges them in the ring once Kafka has. The server's
- * thread never hears from it per batch: counters are shared cells, and this thread finds new events
- * by looking (every `lingerMs` while busy), so a tool call pays for no wake-up, message or syscall.
+ * The emitter's producer thread: takes call records from the shared ring, builds their events,
+ * sends them in batches with the kafkajs producer, and acknowledges them in the ring once Kafka has.
+ * The server's thread never hears from it per batch: counters are shared cells, and this thread
+ * finds new records by looking (every `lingerMs` while busy), so a tool call pays for no wake-up,
+ * message or syscall.
  */
 import { readlinkSync } from "node:fs";
 import { getPriority, setPriority } from "node:os";
@@ -10,7 +11,8 @@ import { parentPort, workerData } from "node:worker_threads";
 import { EmitterKafkaProducer } from "../stream/kafkajs/lazy-producer.js";
 import { SharedRing } from "../stream/shared-ring.js";
 import { isPermanent, MAX_BACKOFF_MS, MIN_BACKOFF_MS } from "./accounting.js";
-import { buildFromRecord, type CallRecord } from "./event.js";
+import { decodeCall } from "./call-codec.js";
+import { buildFromRecord } from "./event.js";
 import { policyResolver } from "./options.js";
 import { Cell, type FromThread, type ThreadConfig } from "./thread-protocol.js";
 
@@ -93,7 +95,7 @@ function toMessages(records: ReturnType<SharedRing["read"]>["records"]) {
   const messages = [];
   for (const r of records) {
     try {
-      const call = JSON.parse(r.value.toString("utf8")) as CallRecord;
+      const call = decodeCall(r.value);
       const event = buildFromRecord(call, policyOf(call.tool), build.settings);
       messages.push({ topic: config.topic, key: r.key, value: JSON.stringify(event) });
     } catch (err) {

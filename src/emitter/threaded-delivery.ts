@@ -4,6 +4,7 @@ import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { SharedRing } from "../stream/shared-ring.js";
 import { DeliveryAccounting, type DeliveryStats } from "./accounting.js";
+import { CallEncoding, encodeCall } from "./call-codec.js";
 import type { CallDelivery } from "./delivery.js";
 import type { CallRecord, EventBuild } from "./event.js";
 import { Cell, type FromThread, type ThreadConfig } from "./thread-protocol.js";
@@ -60,6 +61,7 @@ export class ThreadedDelivery implements CallDelivery {
   private lastErrorLogAt = Number.NEGATIVE_INFINITY;
   /** Shared counters as last read, so their growth reaches the OTel counters once. */
   private readonly seen = { sent: 0, rejected: 0, unbuilt: 0 };
+  private readonly encoding = new CallEncoding();
 
   constructor(private readonly opts: ThreadedDeliveryOptions) {
     this.ring = new SharedRing(opts.queueBytes);
@@ -67,16 +69,24 @@ export class ThreadedDelivery implements CallDelivery {
     this.account = new DeliveryAccounting(opts.logger, opts.warnIntervalMs, opts.queueSize);
   }
 
-  /** Queues a call for the thread to build its event from. */
+  /**
+   * Queues a call for the thread to build its event from: written straight into the ring
+   * (`call-codec.ts`). A value JSON cannot represent throws, before anything is counted.
+   */
   push(call: CallRecord, anonymous: boolean): void {
-    this.account.emitted(anonymous);
-    this.sync();
-    const before = this.ring.pending;
-    if (this.closed) this.account.drop(1, "closed");
-    else if (before >= this.opts.queueSize) this.account.drop(1, "queue_full");
-    else if (!this.ring.write(call.userId, JSON.stringify(call)))
-      this.account.drop(1, before === 0 ? "too_large" : "queue_full");
-    else if (before === 0) this.wake(false);
+    const encoding = this.encoding.prepare(call);
+    try {
+      this.account.emitted(anonymous);
+      this.sync();
+      const before = this.ring.pending;
+      if (this.closed) this.account.drop(1, "closed");
+      else if (before >= this.opts.queueSize) this.account.drop(1, "queue_full");
+      else if (!this.ring.writeWith(call.userId, encodeCall, encoding))
+        this.account.drop(1, before === 0 ? "too_large" : "queue_full");
+      else if (before === 0) this.wake(false);
+    } finally {
+      encoding.clear();
+    }
   }
 
   stats(): DeliveryStats {

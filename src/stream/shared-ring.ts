@@ -27,6 +27,7 @@ const WRAP = -2;
 
 export interface RingRecord {
   key: string | null;
+  /** The ring's own bytes, not a copy: valid until the record is acknowledged (then reused). */
   value: Buffer;
 }
 
@@ -77,40 +78,67 @@ export class SharedRing {
 
   /** Appends one message; false (nothing written) when it does not fit in the free space. */
   write(key: string | null, value: string): boolean {
-    const keyBytes = key === null ? 0 : Buffer.byteLength(key);
-    const valueBytes = Buffer.byteLength(value);
-    const size = HEADER + ((keyBytes + valueBytes + 3) & ~3);
-    const at = this.place(size);
-    if (at < 0) return false;
-    const words = this.words;
-    words[at >> 2] = key === null ? NULL_KEY : keyBytes;
-    words[(at >> 2) + 1] = valueBytes;
-    if (key !== null) this.bytes.write(key, at + HEADER, keyBytes, "utf8");
-    this.bytes.write(value, at + HEADER + keyBytes, valueBytes, "utf8");
-    // The store publishes the bytes above to the reader (Atomics are sequentially consistent).
-    Atomics.store(this.control, HEAD, at + size === this.capacity ? 0 : at + size);
-    Atomics.add(this.control, WRITTEN, 1);
-    return true;
+    return this.writeWith(key, putUtf8, value);
   }
 
-  /** Where a record of `size` bytes goes, writing a WRAP header if it starts over at 0; -1 if full. */
-  private place(size: number): number {
+  /**
+   * Appends one message whose value `encode` writes straight into the ring: from `at`, ending by
+   * `end` (exclusive), returning where it ended, or -1 when that is too little room. It may be
+   * asked twice (where the free space is split, at the head, then from the start). False (nothing
+   * written) when the value does not fit in the free space.
+   */
+  writeWith<T>(
+    key: string | null,
+    encode: (bytes: Buffer, at: number, end: number, arg: T) => number,
+    arg: T,
+  ): boolean {
+    const keyBytes = key === null ? 0 : Buffer.byteLength(key);
     const cap = this.capacity;
-    if (size > cap - HEADER) return -1;
     if (this.pending === 0) {
       // Empty: start over at 0. The reader, holding nothing unacknowledged, reads from TAIL; no one
       // else writes TAIL while the ring is empty.
       Atomics.store(this.control, TAIL, 0);
-      return 0;
+      return this.put(0, cap - HEADER, key, keyBytes, encode, arg);
     }
     const head = Atomics.load(this.control, HEAD);
     const tail = Atomics.load(this.control, TAIL);
-    // Free space is [head, tail) going round; head === tail would read as full, so it never happens.
-    if (head < tail) return tail - head > size ? head : -1;
-    if (cap - head >= size && (tail > 0 || cap - head > size)) return head;
-    if (tail <= size) return -1;
-    if (cap - head >= HEADER) this.words[head >> 2] = WRAP;
-    return 0;
+    // Free space is [head, tail) going round; head === tail would read as full, so a record ends
+    // before the tail, and at the very end only if the tail is not at 0.
+    if (head < tail) return this.put(head, tail - 1, key, keyBytes, encode, arg);
+    if (this.put(head, tail > 0 ? cap : cap - 1, key, keyBytes, encode, arg)) return true;
+    return tail > 0 && this.put(0, tail - 1, key, keyBytes, encode, arg, head);
+  }
+
+  /**
+   * Writes a record at `at` if it ends by `limit`, and publishes it. `wrapFrom`: the head, when the
+   * record starts over at 0 (a WRAP header there tells the reader, if there is room for one).
+   */
+  private put<T>(
+    at: number,
+    limit: number,
+    key: string | null,
+    keyBytes: number,
+    encode: (bytes: Buffer, at: number, end: number, arg: T) => number,
+    arg: T,
+    wrapFrom = -1,
+  ): boolean {
+    // Whole words only: a value that ends by `end` still fits once padded to 4 bytes.
+    const end = at + ((limit - at) & ~3);
+    const valueAt = at + HEADER + keyBytes;
+    if (valueAt > end) return false;
+    const stop = encode(this.bytes, valueAt, end, arg);
+    if (stop < 0) return false;
+    const valueBytes = stop - valueAt;
+    const size = HEADER + ((keyBytes + valueBytes + 3) & ~3);
+    const words = this.words;
+    if (wrapFrom >= 0 && this.capacity - wrapFrom >= HEADER) words[wrapFrom >> 2] = WRAP;
+    words[at >> 2] = key === null ? NULL_KEY : keyBytes;
+    words[(at >> 2) + 1] = valueBytes;
+    if (key !== null) this.bytes.write(key, at + HEADER, keyBytes, "utf8");
+    // The store publishes the bytes above to the reader (Atomics are sequentially consistent).
+    Atomics.store(this.control, HEAD, at + size === this.capacity ? 0 : at + size);
+    Atomics.add(this.control, WRITTEN, 1);
+    return true;
   }
 
   // --- reader ----------------------------------------------------------------------------------
@@ -120,11 +148,14 @@ export class SharedRing {
     return (Atomics.load(this.control, WRITTEN) - this.readCount) | 0;
   }
 
-  /** Reads up to `max` records past what was read already; they stay in the ring until `ack`. */
+  /**
+   * Reads up to `max` records past what was read already; they stay in the ring until `ack`, and
+   * their values are views of it, to be used before then.
+   */
   read(max: number): RingRead {
     const records: RingRecord[] = [];
     const n = Math.min(max, this.unread);
-    // Nothing of ours unacknowledged: the writer may have started over at 0 (see `place`).
+    // Nothing of ours unacknowledged: the writer may have started over at 0 (see `writeWith`).
     if (this.readCount === Atomics.load(this.control, ACKED)) this.readAt = Atomics.load(this.control, TAIL);
     let at = this.readAt;
     for (let i = 0; i < n; i++) {
@@ -135,8 +166,7 @@ export class SharedRing {
       const start = at + HEADER;
       records.push({
         key: keyLength === NULL_KEY ? null : this.bytes.toString("utf8", start, start + keyBytes),
-        // A copy: the ring's bytes are reused once acknowledged.
-        value: Buffer.from(this.bytes.subarray(start + keyBytes, start + keyBytes + valueBytes)),
+        value: this.bytes.subarray(start + keyBytes, start + keyBytes + valueBytes),
       });
       at = start + ((keyBytes + valueBytes + 3) & ~3);
       if (at === this.capacity) at = 0;
@@ -160,4 +190,32 @@ export class SharedRing {
     const wait = Atomics.waitAsync(this.control, ACKED, acked, timeoutMs);
     if (wait.async) await wait.value;
   }
+}
+
+/** Texts up to this many UTF-16 units are tried as ASCII first (see `putUtf8`). */
+const SHORT = 32;
+
+/**
+ * Writes `text` as UTF-8 into `bytes` from `at`, ending by `end`: where it ended, or -1 if it does
+ * not fit whole. Measures the text only when it may not fit.
+ */
+export function putUtf8(bytes: Buffer, at: number, end: number, text: string): number {
+  const room = end - at;
+  if (room <= 0) return room === 0 && text.length === 0 ? at : -1;
+  const length = text.length;
+  if (length <= SHORT && length <= room) {
+    // A short ASCII text (an id, a name) is copied here: cheaper than a call into the runtime.
+    let i = 0;
+    for (; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) break;
+      bytes[at + i] = c;
+    }
+    if (i === length) return at + length;
+  }
+  const n = bytes.write(text, at, room, "utf8");
+  // A write cut short leaves less room than the next character takes (at most 4 bytes); each
+  // UTF-16 unit is at most 3 bytes.
+  if (room - n >= 4 || length * 3 <= room || n === Buffer.byteLength(text)) return at + n;
+  return -1;
 }

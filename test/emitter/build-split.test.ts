@@ -1,15 +1,18 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { CallEncoding, decodeCall, encodeCall } from "../../src/emitter/call-codec.js";
 import {
   buildEvent,
   buildFromRecord,
   type CallFacts,
+  type CallRecord,
   isObject,
   resultText,
   toCallRecord,
 } from "../../src/emitter/event.js";
 import { policyResolver, type ResolvedPolicy } from "../../src/emitter/options.js";
 import { cutUtf8, maskSecrets, selectFields } from "../../src/emitter/redact.js";
+import { SharedRing } from "../../src/stream/shared-ring.js";
 import { callRecord } from "./call-record.js";
 
 /** The event's `result` as the emitter made it before the split, in one pass over the raw result. */
@@ -82,35 +85,49 @@ const result = fc.oneof(
   }),
 );
 
+/** A call record as the producer thread gets it: written into a shared ring, read back. */
+function throughRing(record: CallRecord): CallRecord {
+  const ring = new SharedRing(1 << 16);
+  expect(ring.writeWith(record.userId, encodeCall, new CallEncoding().prepare(record))).toBe(true);
+  const [read] = ring.read(1).records;
+  expect(read!.key).toBe(record.userId);
+  return decodeCall(read!.value);
+}
+
+const text = fc.string({ unit: "grapheme", maxLength: 20 });
+const facts = fc.record({
+  receivedAt: fc.integer({ min: 0, max: 2 ** 48 }),
+  durationMs: fc.double({ min: 0, max: 1e6, noNaN: true }),
+  tool: text,
+  userId: text,
+  server: text,
+  sessionId: fc.option(text, { nil: undefined }),
+  agentId: fc.option(text, { nil: undefined }),
+  outcome: fc.constantFrom("success" as const, "error" as const, "denied" as const),
+  errorMessage: fc.option(fc.oneof(text, secretish), { nil: undefined }),
+  trace: fc.option(fc.record({ trace_id: fc.string(), span_id: fc.string() }), { nil: undefined }),
+});
+
 describe("building an event in two halves (server's thread, then producer thread)", () => {
   it("gives the same event as building it in one go, and the result the emitter always made", () => {
     fc.assert(
       fc.property(
-        json,
+        facts,
+        fc.option(json, { nil: undefined }),
         result,
         paths,
         paths,
         fc.integer({ min: 1, max: 80 }),
-        (args, res, argPaths, resPaths, limit) => {
+        (known, args, res, argPaths, resPaths, limit) => {
           const policy = policyResolver({ t: { arguments: argPaths, result: resPaths, risk: "high" } })("t");
           const settings = { resultTextLimit: limit, errorSummary: true, labels: { env: "test" } };
-          const facts: CallFacts = {
-            receivedAt: 1_700_000_000_000,
-            durationMs: 1.5,
-            tool: "t",
-            rawArguments: args,
-            userId: "u-1",
-            server: "s",
-            sessionId: "sess",
-            agentId: undefined,
-            outcome: "success",
-            result: res,
-            errorMessage: undefined,
-            trace: undefined,
-          };
-          const whole = buildEvent(facts, policy, settings);
-          const record = JSON.parse(JSON.stringify(toCallRecord(facts, policy, settings)));
-          const halves = buildFromRecord(record, policy, settings);
+          const f: CallFacts = { ...known, rawArguments: args, result: res };
+          const whole = buildEvent(f, policy, settings);
+          const record = toCallRecord(f, policy, settings);
+          // The ring carries what JSON would, and nothing else.
+          const carried = throughRing(record);
+          expect(carried).toEqual(JSON.parse(JSON.stringify(record)));
+          const halves = buildFromRecord(carried, policy, settings);
           expect({ ...halves, event_id: "" }).toEqual({ ...whole, event_id: "" });
           expect(halves.result).toEqual(referenceResult(res, policy, limit));
         },
@@ -148,7 +165,7 @@ describe("building an event in two halves (server's thread, then producer thread
     expect(JSON.parse(JSON.stringify(record.result))).toEqual({
       structured: { a: { b: 1, x: "kept" }, c: { d: { e: 2, f: 3 } } },
     });
-    expect(buildFromRecord(JSON.parse(JSON.stringify(record)), policy, settings).result).toEqual(
+    expect(buildFromRecord(throughRing(record), policy, settings).result).toEqual(
       referenceResult(facts.result, policy, 100),
     );
   });

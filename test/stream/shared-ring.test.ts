@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { SharedRing } from "../../src/stream/shared-ring.js";
+import { putUtf8, SharedRing } from "../../src/stream/shared-ring.js";
 
 // The emitter's queue between the server's thread and its producer thread. What must hold: every
 // message written comes out once, whole and in order, across wrap-arounds; space comes back only
@@ -104,5 +104,55 @@ describe("SharedRing", () => {
     expect(ring.write(null, "é✓")).toBe(true);
     const [r] = ring.read(1).records;
     expect(r).toEqual({ key: null, value: Buffer.from("é✓") });
+  });
+
+  it("writeWith: the value ends where the encoder says, and is asked again at 0 when the end is short", () => {
+    const ring = new SharedRing(256);
+    // Writes `n` bytes of `fill`, or says it needs more room.
+    const fill = (bytes: Buffer, at: number, end: number, n: number) => {
+      if (end - at < n) return -1;
+      bytes.fill(0x61 + (n % 26), at, at + n);
+      return at + n;
+    };
+    const rooms: number[] = [];
+    const asking = (bytes: Buffer, at: number, end: number, n: number) => {
+      rooms.push(end - at);
+      return fill(bytes, at, end, n);
+    };
+    for (let i = 0; i < 4; i++) expect(ring.writeWith("k", fill, 45)).toBe(true); // 4 × 56 bytes
+    const front = ring.read(2);
+    expect(front.records.map((r) => r.value.length)).toEqual([45, 45]);
+    ring.ack(2, front.end); // 0..111 free, 112..223 held, 32 bytes left at the end
+    expect(ring.writeWith("k", asking, 60)).toBe(true);
+    // 32 − 8 − 1 bytes at the end, then from 0 up to a word before the tail.
+    expect(rooms).toEqual([23, 112 - 4 - 8 - 1]);
+    expect(ring.read(10).records.map((r) => r.value.toString())).toEqual([
+      "t".repeat(45),
+      "t".repeat(45),
+      "i".repeat(60),
+    ]);
+    expect(ring.writeWith("k", fill, 60)).toBe(false);
+    expect(ring.pending).toBe(3);
+  });
+
+  it("putUtf8 writes a text whole or not at all, never part of a character", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: "grapheme", maxLength: 40 }),
+        fc.integer({ min: 0, max: 130 }),
+        (text, room) => {
+          const bytes = Buffer.alloc(200, 0xff);
+          const want = Buffer.from(text, "utf8");
+          const end = putUtf8(bytes, 10, 10 + room, text);
+          if (want.length > room) expect(end).toBe(-1);
+          else {
+            expect(end).toBe(10 + want.length);
+            expect(bytes.subarray(10, end)).toEqual(want);
+          }
+          expect(bytes.subarray(10 + room).every((b) => b === 0xff)).toBe(true);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
