@@ -6,6 +6,8 @@
 #                            already answers on the port
 #   deploy/kafka.sh stop     stop the broker this script started (pid file)
 #   deploy/kafka.sh status   say whether a broker answers and whether this script started it
+#   deploy/kafka.sh jars     fetch the jars once if needed and print their directory as the last line
+#                            (the tests run a second, TLS + SASL broker from them: test/helpers)
 #
 # Everything it writes lives in deploy/kafka/.cache/ (gitignored): libs/ (jars, reused between runs),
 # data/ (the log dirs), server.properties (generated from deploy/kafka/server.properties), kafka.pid
@@ -247,12 +249,24 @@ status() {
   return 1
 }
 
+jars() {
+  need_tools
+  mkdir -p "$cache"
+  exec 9>"$lock_file"
+  if command -v flock >/dev/null 2>&1; then
+    flock -w "$start_timeout" 9 || die "timed out waiting for another deploy/kafka.sh ($lock_file)"
+  fi
+  fetch_jars
+  echo "$libs"
+}
+
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
 status) status ;;
+jars) jars ;;
 *)
-  echo "usage: deploy/kafka.sh start|stop|status" >&2
+  echo "usage: deploy/kafka.sh start|stop|status|jars" >&2
   exit 2
   ;;
 esac

@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { KEYS } from "../config/keys.js";
+import { ConfigError, loadProducerConfig, type ProducerConfig } from "../config/load.js";
 import { DEFAULT_MAX_EVENT_BYTES, parseEvent } from "../events/parse.js";
 import { createKafka } from "../stream/kafkajs/client.js";
 import { KafkajsProducer } from "../stream/kafkajs/producer.js";
@@ -27,27 +27,19 @@ export function registerProduce(program: Command, ctx: CliContext): void {
     });
 }
 
-/** Reads the env settings `produce` shares with `run`, validated with the same rules. */
-function settings(topicFlag: string | undefined): { brokers: string[]; topic: string } {
-  const out: Record<string, unknown> = {};
-  const problems: string[] = [];
-  for (const path of ["kafka.brokers", "kafka.inputTopic"]) {
-    const key = KEYS.find((k) => k.path === path)!;
-    const raw = path === "kafka.inputTopic" && topicFlag !== undefined ? topicFlag : process.env[key.env];
-    const value = raw !== undefined && raw !== "" ? key.fromEnv(raw) : key.fallback;
-    const checked = key.schema.safeParse(value);
-    if (checked.success) out[path] = checked.data;
-    else
-      problems.push(
-        `${path === "kafka.inputTopic" && topicFlag !== undefined ? "--topic" : key.env}: ${checked.error.issues[0]?.message}, got ${JSON.stringify(raw)}`,
-      );
+/** The env settings `produce` shares with `run` (brokers, TLS, SASL, input topic), same rules. */
+function settings(topicFlag: string | undefined): ProducerConfig {
+  try {
+    return loadProducerConfig({ topic: topicFlag });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.problems.join("\n"));
+    throw err;
   }
-  if (problems.length) throw new UsageError(problems.join("\n"));
-  return { brokers: out["kafka.brokers"] as string[], topic: out["kafka.inputTopic"] as string };
 }
 
 export async function produce(opts: { input: string; topic?: string; logLevel: string }): Promise<number> {
-  const { brokers, topic } = settings(opts.topic);
+  const kafka = settings(opts.topic);
+  const topic = kafka.inputTopic;
   const logger = createLogger(opts.logLevel, { command: "produce" });
   const input = opts.input === "-" ? process.stdin : createReadStream(opts.input);
   const opened = new Promise<void>((resolve, reject) => {
@@ -57,9 +49,7 @@ export async function produce(opts: { input: string; topic?: string; logLevel: s
   });
   await opened;
 
-  const producer = await KafkajsProducer.connect(
-    createKafka({ brokers, clientId: "chainwatch-produce" }, logger),
-  );
+  const producer = await KafkajsProducer.connect(createKafka(kafka, logger));
   let sent = 0;
   let invalid = 0;
   let lineNo = 0;

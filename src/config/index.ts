@@ -5,6 +5,8 @@ export {
   type LoadOptions,
   type LogLevel,
   loadConfig,
+  loadProducerConfig,
+  type ProducerConfig,
   redactConfig,
   redactUrl,
 } from "./load.js";

@@ -48,12 +48,72 @@ export interface LoadOptions {
 
 /** Reads file + env (env wins), validates every key, reports every problem at once. */
 export function loadConfig(opts: LoadOptions = {}): Config {
-  const env = opts.env ?? process.env;
   const problems: string[] = [];
   const fileValues = opts.file ? readConfigFile(opts.file, problems) : new Map<string, unknown>();
-  const out: Record<string, unknown> = {};
+  const config = readKeys(KEYS, opts, fileValues, problems) as unknown as Config;
+  for (const unknownPath of fileValues.keys()) problems.push(`${opts.file}: ${unknownPath}: unknown key`);
+  if (problems.length === 0) crossChecks(config, problems);
+  if (problems.length) throw new ConfigError(problems);
+  config.kafka.dlqTopic ??= `${config.kafka.inputTopic}.dlq`;
+  config.patterns ??= [];
+  config.taxonomy ??= [];
+  if (config.kafka.sslCaFile) config.kafka.ssl = true;
+  return config;
+}
 
-  for (const key of KEYS) {
+/** What `chainwatch produce` needs of the configuration: the Kafka connection and the input topic. */
+export type ProducerConfig = Pick<
+  Config["kafka"],
+  "brokers" | "clientId" | "inputTopic" | "ssl" | "sslCaFile" | "sasl"
+>;
+
+const PRODUCER_KEYS = new Set([
+  "kafka.brokers",
+  "kafka.inputTopic",
+  "kafka.ssl",
+  "kafka.sslCaFile",
+  "kafka.sasl.mechanism",
+  "kafka.sasl.username",
+  "kafka.sasl.password",
+]);
+
+/**
+ * The keys `chainwatch produce` shares with `run`, from the environment only, with the same rules and
+ * messages; the other keys (Redis, patterns…) are not read, so a value `run` alone uses cannot fail it.
+ */
+export function loadProducerConfig(
+  opts: { env?: NodeJS.ProcessEnv /** `--topic`, above the environment. */; topic?: string } = {},
+): ProducerConfig {
+  const problems: string[] = [];
+  const keys = KEYS.filter(
+    (k) => PRODUCER_KEYS.has(k.path) && (opts.topic === undefined || k.path !== "kafka.inputTopic"),
+  );
+  const { kafka } = readKeys(keys, opts, new Map(), problems) as { kafka: Config["kafka"] };
+  if (opts.topic !== undefined) {
+    const checked = KEYS.find((k) => k.path === "kafka.inputTopic")!.schema.safeParse(opts.topic);
+    if (checked.success) kafka.inputTopic = checked.data as string;
+    else
+      problems.push(
+        `--topic: ${checked.error.issues[0]?.message ?? "invalid"}, got ${JSON.stringify(opts.topic)}`,
+      );
+  }
+  if (problems.length === 0) saslCheck(kafka, problems);
+  if (problems.length) throw new ConfigError(problems);
+  const out: ProducerConfig = { ...kafka, clientId: "chainwatch-produce" };
+  if (out.sslCaFile) out.ssl = true;
+  return out;
+}
+
+/** Each key from env, else a flag, else the file, else its fallback; validated; nested by path. */
+function readKeys(
+  keys: readonly KeySpec[],
+  opts: Pick<LoadOptions, "env" | "flags" | "file">,
+  fileValues: Map<string, unknown>,
+  problems: string[],
+): Record<string, unknown> {
+  const env = opts.env ?? process.env;
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
     let value: unknown;
     let where: string;
     const envRaw = env[key.env];
@@ -80,25 +140,20 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     }
     setPath(out, key.path, checked.data);
   }
-  for (const unknownPath of fileValues.keys()) problems.push(`${opts.file}: ${unknownPath}: unknown key`);
-
-  const config = out as unknown as Config;
-  if (problems.length === 0) crossChecks(config, problems);
-  if (problems.length) throw new ConfigError(problems);
-  config.kafka.dlqTopic ??= `${config.kafka.inputTopic}.dlq`;
-  config.patterns ??= [];
-  config.taxonomy ??= [];
-  if (config.kafka.sslCaFile) config.kafka.ssl = true;
-  return config;
+  return out;
 }
 
-function crossChecks(c: Config, problems: string[]): void {
-  const sasl = c.kafka.sasl as Partial<NonNullable<Config["kafka"]["sasl"]>> | undefined;
+function saslCheck(kafka: Config["kafka"], problems: string[]): void {
+  const sasl = kafka.sasl as Partial<NonNullable<Config["kafka"]["sasl"]>> | undefined;
   if (sasl && (!sasl.mechanism || sasl.username === undefined || sasl.password === undefined)) {
     problems.push(
       "CHAINWATCH_KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD (kafka.sasl): expected all three or none",
     );
   }
+}
+
+function crossChecks(c: Config, problems: string[]): void {
+  saslCheck(c.kafka, problems);
   if (c.kafka.heartbeatIntervalMs >= c.kafka.sessionTimeoutMs) {
     problems.push(
       `CHAINWATCH_KAFKA_HEARTBEAT_INTERVAL_MS (kafka.heartbeatIntervalMs): expected less than the session timeout (${c.kafka.sessionTimeoutMs}), got ${c.kafka.heartbeatIntervalMs}`,

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, KEYS, loadConfig, redactConfig } from "../../src/config/index.js";
+import { ConfigError, KEYS, loadConfig, loadProducerConfig, redactConfig } from "../../src/config/index.js";
 
 function problemsOf(fn: () => unknown): string[] {
   try {
@@ -155,5 +155,48 @@ describe("config", () => {
       expect(k.env).toMatch(/^CHAINWATCH_[A-Z0-9_]+$/);
       expect(k.doc.length).toBeGreaterThan(10);
     }
+  });
+
+  describe("what `chainwatch produce` reads", () => {
+    it("takes the Kafka connection of `run` (TLS, SASL) and its input topic, nothing else", () => {
+      const c = loadProducerConfig({
+        env: {
+          CHAINWATCH_KAFKA_BROKERS: "k1:9093,k2:9093",
+          CHAINWATCH_KAFKA_TLS_CA: "/etc/ca.pem",
+          CHAINWATCH_KAFKA_SASL_MECHANISM: "scram-sha-512",
+          CHAINWATCH_KAFKA_SASL_USERNAME: "svc",
+          CHAINWATCH_KAFKA_SASL_PASSWORD: "s3cret",
+          CHAINWATCH_INPUT_TOPIC: "audit",
+          // Keys only `run` reads cannot fail `produce`.
+          CHAINWATCH_REDIS_URL: "not a url",
+          CHAINWATCH_HTTP_PORT: "-1",
+        },
+      });
+      expect(c).toEqual({
+        brokers: ["k1:9093", "k2:9093"],
+        clientId: "chainwatch-produce",
+        inputTopic: "audit",
+        ssl: true,
+        sslCaFile: "/etc/ca.pem",
+        sasl: { mechanism: "scram-sha-512", username: "svc", password: "s3cret" },
+      });
+    });
+
+    it("lets --topic win over the environment and names it when wrong; checks SASL is all or nothing", () => {
+      expect(loadProducerConfig({ env: { CHAINWATCH_INPUT_TOPIC: "a" }, topic: "b" }).inputTopic).toBe("b");
+      expect(problemsOf(() => loadProducerConfig({ env: {}, topic: "bad topic!" }))).toEqual([
+        expect.stringMatching(/^--topic: /),
+      ]);
+      expect(
+        problemsOf(() => loadProducerConfig({ env: { CHAINWATCH_KAFKA_SASL_USERNAME: "svc" } })),
+      ).toEqual([expect.stringMatching(/expected all three or none/)]);
+      const wrong = problemsOf(() =>
+        loadProducerConfig({
+          env: { CHAINWATCH_KAFKA_SASL_MECHANISM: "gssapi", CHAINWATCH_KAFKA_SASL_PASSWORD: "s3cret" },
+        }),
+      );
+      expect(wrong.join("\n")).toMatch(/CHAINWATCH_KAFKA_SASL_MECHANISM/);
+      expect(wrong.join("\n")).not.toContain("s3cret");
+    });
   });
 });
