@@ -1,9 +1,10 @@
 /**
  * The memory store's seen event ids, oldest first, each with its event timestamp. A `Map` of a few
  * hundred thousand string keys costs several cache misses per lookup (bucket, entry, key string for
- * its hash) and is copied whole as it grows; here an id is a 32-bit hash in a linear-probing table
- * pointing into a ring of ids in insertion order: a lookup of a new id (the usual one) touches one
- * table slot, the id string only when the hash matches. Exact: a hash match is confirmed on the id.
+ * its hash) and is copied whole as it grows; here an id is a linear-probing table slot pointing into
+ * a ring of ids (with their 32-bit hashes) in insertion order, and a byte per slot filters probes: a
+ * lookup of a new id (the usual one) reads a byte or two, the ring only when a byte matches. Exact:
+ * a hash match is confirmed on the id.
  *
  * Ring entries are numbered by insertion (`seq`); an entry lives at `seq & ringMask`, so the ring
  * grows without renumbering and the table (which holds seq + 1) survives a ring growth untouched.
@@ -18,10 +19,16 @@ export class SeenIds {
   private head = 0;
   private tail = 0;
   /**
-   * At most half full. Slot s is `table[2s]`, seq + 1 (0 = empty), and `table[2s + 1]`, that id's
-   * hash: side by side, so a probe reads one cache line.
+   * At most half full: per slot the seq + 1 of its id's ring entry (0 = empty); the id's hash is in
+   * the ring (`hashes`). Four bytes a slot: a growing table is mostly fresh memory to fault in.
    */
   private table!: Int32Array;
+  /**
+   * Per slot a byte of its id's hash (never 0), 0 when empty: what a probe reads first. A quarter
+   * of the table's size, it mostly stays in cache where the table does not: looking up a new id,
+   * the usual case, then touches neither the table nor the ring, and adding one only writes to them.
+   */
+  private marks!: Uint8Array;
   private mask = 0;
   size = 0;
 
@@ -39,7 +46,8 @@ export class SeenIds {
     this.times = new Float64Array(c);
     this.hashes = new Int32Array(c);
     this.ringMask = c - 1;
-    this.table = new Int32Array(4 * c);
+    this.table = new Int32Array(2 * c);
+    this.marks = new Uint8Array(2 * c);
     this.mask = 2 * c - 1;
     this.head = 0;
     this.tail = 0;
@@ -57,17 +65,17 @@ export class SeenIds {
     if (this.tail >= this.maxSeq) this.rebase();
     const h = hashOf(id);
     let s = this.find(id, h);
-    if (s >= 0) this.ids[(this.table[2 * s]! - 1) & this.ringMask] = undefined;
+    if (s >= 0) this.ids[(this.table[s]! - 1) & this.ringMask] = undefined;
     else {
       s = this.freeSlot(h);
-      this.table[2 * s + 1] = h;
+      this.marks[s] = markOf(h);
       this.size++;
     }
     const at = this.tail & this.ringMask;
     this.ids[at] = id;
     this.times[at] = timestamp;
     this.hashes[at] = h;
-    this.table[2 * s] = ++this.tail;
+    this.table[s] = ++this.tail;
   }
 
   /** The oldest id's timestamp (undefined when empty). */
@@ -93,35 +101,40 @@ export class SeenIds {
 
   /** Table slot of `id`, or -1. */
   private find(id: string, h: number): number {
-    const table = this.table;
+    const marks = this.marks;
     const mask = this.mask;
+    const mark = markOf(h);
     for (let s = h & mask; ; s = (s + 1) & mask) {
-      const seq = table[2 * s]!;
-      if (seq === 0) return -1;
-      if (table[2 * s + 1] === h && this.ids[(seq - 1) & this.ringMask] === id) return s;
+      const m = marks[s]!;
+      if (m === 0) return -1;
+      if (m !== mark) continue;
+      const at = (this.table[s]! - 1) & this.ringMask;
+      if (this.hashes[at] === h && this.ids[at] === id) return s;
     }
   }
 
   private freeSlot(h: number): number {
     let s = h & this.mask;
-    while (this.table[2 * s] !== 0) s = (s + 1) & this.mask;
+    while (this.marks[s] !== 0) s = (s + 1) & this.mask;
     return s;
   }
 
   /** Backward-shift deletion: later entries of the probe run move up, no tombstones. */
   private removeSlot(i: number): void {
     const table = this.table;
+    const marks = this.marks;
     const mask = this.mask;
-    for (let j = (i + 1) & mask; table[2 * j] !== 0; j = (j + 1) & mask) {
-      const home = table[2 * j + 1]! & mask;
+    for (let j = (i + 1) & mask; marks[j] !== 0; j = (j + 1) & mask) {
+      const home = this.hashes[(table[j]! - 1) & this.ringMask]! & mask;
       // The entry at j may move to i unless its home lies cyclically in (i, j].
       const stays = i <= j ? home > i && home <= j : home > i || home <= j;
       if (stays) continue;
-      table[2 * i] = table[2 * j]!;
-      table[2 * i + 1] = table[2 * j + 1]!;
+      table[i] = table[j]!;
+      marks[i] = marks[j]!;
       i = j;
     }
-    table[2 * i] = 0;
+    table[i] = 0;
+    marks[i] = 0;
   }
 
   /** Doubles the ring; every entry keeps its seq. Mostly dead (ids added twice): compacted instead. */
@@ -154,14 +167,16 @@ export class SeenIds {
    */
   private rehash(capacity: number): void {
     const old = this.table;
-    this.table = new Int32Array(2 * capacity);
+    const oldMarks = this.marks;
+    this.table = new Int32Array(capacity);
+    this.marks = new Uint8Array(capacity);
     this.mask = capacity - 1;
-    for (let i = 0; i < old.length; i += 2) {
+    for (let i = 0; i < old.length; i++) {
       const seq = old[i]!;
       if (seq === 0) continue;
-      const s = this.freeSlot(old[i + 1]!);
-      this.table[2 * s] = seq;
-      this.table[2 * s + 1] = old[i + 1]!;
+      const s = this.freeSlot(this.hashes[(seq - 1) & this.ringMask]!);
+      this.table[s] = seq;
+      this.marks[s] = oldMarks[i]!;
     }
   }
 
@@ -169,7 +184,7 @@ export class SeenIds {
   private rebase(): void {
     const by = this.head - (this.head & this.ringMask);
     const table = this.table;
-    for (let i = 0; i < table.length; i += 2) if (table[i] !== 0) table[i] -= by;
+    for (let i = 0; i < table.length; i++) if (table[i] !== 0) table[i] -= by;
     this.head -= by;
     this.tail -= by;
   }
@@ -185,6 +200,11 @@ export class SeenIds {
     this.reset(2 * live.length);
     for (const [id, ts] of live) this.add(id, ts);
   }
+}
+
+/** The slot byte of a hash: its top bits (the low ones pick the slot), never 0. */
+function markOf(h: number): number {
+  return (h >>> 24) | 1;
 }
 
 /** FNV-1a over the UTF-16 code units, then a murmur3 finaliser (ids often differ only at the end). */
