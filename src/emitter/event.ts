@@ -109,7 +109,8 @@ export function resultText(result: unknown): string | undefined {
   return text;
 }
 
-function extractResult(
+/** The result's extract (`ResultExtract`) for the tool's policy; undefined when it returned no object. */
+export function extractResult(
   result: unknown,
   policy: ResolvedPolicy,
   textLimit: number,

@@ -3,16 +3,16 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type Logger, pino } from "pino";
 import type { Outcome } from "../events/index.js";
 import { type CallDelivery, Delivery, type DeliveryStats } from "./delivery.js";
-import { isObject, resultText, toCallRecord } from "./event.js";
+import { type CallRecord, extractResult, isObject, type ResultExtract, resultText } from "./event.js";
 import {
   type CallContext,
   defaultIsDenied,
-  defaultUserId,
   type EmitterOptions,
   policyResolver,
+  userIdFromAuth,
 } from "./options.js";
 import { ThreadedDelivery } from "./threaded-delivery.js";
-import { traceIdsOf } from "./trace.js";
+import { type TraceIds, traceIdsOf } from "./trace.js";
 import { validateOptions } from "./validate.js";
 
 export interface Instrumentation {
@@ -36,11 +36,6 @@ interface McpServerInternals {
   registerTool?: (...args: unknown[]) => unknown;
   tool?: (...args: unknown[]) => unknown;
   _registeredTools?: Record<string, { handler?: unknown; update?: (u: Record<string, unknown>) => void }>;
-}
-
-/** What the tool callback wrapper tells the request handler wrapper about one call. */
-interface CallNote {
-  thrown?: unknown;
 }
 
 const WRAPPED = Symbol.for("chainwatch.emitter.wrapped");
@@ -113,88 +108,112 @@ export function instrumentMcpServer(
         queueBytes: options.queueBytes ?? Math.min(queueSize * 2048, 16 * 1024 * 1024),
       });
   const policyOf = policyResolver(options.tools);
-  const userIdOf = options.userId ?? defaultUserId;
+  const userIdOf = options.userId;
   const isDenied = options.isDenied ?? defaultIsDenied;
   const anonymous = options.anonymousUserId ?? "anonymous";
-  const notes = new WeakMap<object, CallNote>();
+  /** What tool callbacks threw, by the request's `extra` (looked at only for an `isError` result). */
+  const thrownBy = new WeakMap<object, unknown>();
   let closed = false;
   const faultLog = rateLimited(logger, 30_000);
 
-  const record = ({ extra, started, result, error, durationMs }: Finished) => {
+  /** Makes the finished call its own record (outcome, error text, result extract) and hands it on. */
+  const record = (call: Call) => {
     try {
-      const note = isObject(extra) ? notes.get(extra) : undefined;
-      let outcome: Outcome = "success";
-      let errorMessage: string | undefined;
+      const { returned, error, extra } = call;
       if (error !== undefined) {
-        outcome = isDenied(error) ? "denied" : "error";
-        errorMessage = error instanceof Error ? error.message : String(error);
-      } else if (isObject(result) && result.isError === true) {
-        outcome = note?.thrown !== undefined && isDenied(note.thrown) ? "denied" : "error";
-        errorMessage = resultText(result);
+        call.outcome = isDenied(error) ? "denied" : "error";
+        call.errorMessage = error instanceof Error ? error.message : String(error);
+      } else if (isObject(returned) && returned.isError === true) {
+        const thrown = isObject(extra) ? thrownBy.get(extra) : undefined;
+        if (thrown !== undefined) thrownBy.delete(extra as object);
+        call.outcome = thrown !== undefined && isDenied(thrown) ? "denied" : "error";
+        call.errorMessage = resultText(returned);
       }
-      const { userId } = started;
-      const known = userId !== undefined;
-      const facts = {
-        receivedAt: started.at,
-        durationMs,
-        tool: started.ctx.tool,
-        rawArguments: started.rawArguments,
-        userId: userId ?? anonymous,
-        server: serverName,
-        sessionId: started.ctx.sessionId,
-        agentId: started.ctx.clientName,
-        outcome,
-        result,
-        errorMessage,
-        trace: started.trace,
-      };
+      call.result = extractResult(returned, policyOf(call.tool), settings.resultTextLimit);
       // The costly half (ids, hash, masking) is the delivery's: the built-in producer's thread does it.
-      delivery.push(toCallRecord(facts, policyOf(started.ctx.tool), settings), !known);
+      delivery.push(call, !call.known);
     } catch (err) {
       faultLog("building a tool-call event failed; the call itself is unaffected", err);
     }
   };
 
   // Events are built after the response is on its way: redaction, hashing and ids cost the call
-  // nothing. Everything finished in one turn of the event loop is built in one go.
-  let pending: Finished[] = [];
+  // nothing. Everything finished in one turn of the event loop is recorded in one go; the two
+  // arrays take turns, so a turn allocates none.
+  let pending: Call[] = [];
+  let spare: Call[] = [];
   const drain = () => {
     const batch = pending;
-    pending = [];
-    for (const f of batch) record(f);
+    pending = spare;
+    for (const call of batch) record(call);
+    batch.length = 0;
+    spare = batch;
   };
-  const finish = (extra: unknown, started: Started, result: unknown, error: unknown) => {
+  const finish = (call: Call, returned: unknown, error: unknown) => {
     if (closed) return;
-    const durationMs = performance.now() - started.t0;
-    if (pending.push({ extra, started, result, error, durationMs }) === 1) setImmediate(drain);
+    call.durationMs = performance.now() - call.t0;
+    call.returned = returned;
+    call.error = error;
+    if (pending.push(call) === 1) setImmediate(drain);
+  };
+
+  /**
+   * What is known when the request arrives; read now, because the OTel context is the caller's now,
+   * and the user asked now, in the request's own async context (an AsyncLocalStorage-based lookup
+   * sees the right request), not later when the event is built.
+   */
+  const start = (request: unknown, extra: unknown): Call => {
+    const call = new Call(serverName, anonymous, extra);
+    const params = isObject(request) && isObject(request.params) ? request.params : {};
+    const meta = isObject(params._meta) ? params._meta : undefined;
+    const x = isObject(extra) ? extra : {};
+    const requestInfo = isObject(x.requestInfo) ? x.requestInfo : undefined;
+    const name = params.name;
+    if (typeof name === "string" && name !== "") call.tool = name.slice(0, 256);
+    call.rawArguments = params.arguments;
+    call.trace = traceIdsOf(meta);
+    call.sessionId = typeof x.sessionId === "string" ? x.sessionId : undefined;
+    call.agentId = inner.getClientVersion?.()?.name;
+    try {
+      const authInfo = x.authInfo as CallContext["authInfo"];
+      const user = userIdOf
+        ? userIdOf({
+            tool: call.tool,
+            arguments: isObject(call.rawArguments) ? call.rawArguments : undefined,
+            authInfo,
+            sessionId: call.sessionId,
+            headers: requestInfo?.headers as CallContext["headers"],
+            meta,
+            clientName: call.agentId,
+          })
+        : userIdFromAuth(authInfo);
+      if (typeof user === "string" && user !== "") {
+        call.userId = user.slice(0, 256);
+        call.known = true;
+      }
+    } catch (err) {
+      faultLog("userId() threw; the event is sent as anonymous", err);
+    }
+    return call;
   };
 
   const wrapHandler = (original: RawHandler): RawHandler => {
     const wrapped: RawHandler = (request, extra) => {
-      const started = start(request, extra, inner);
-      // Asked now, in the request's own async context (an AsyncLocalStorage-based lookup sees the
-      // right request), not later when the event is built.
-      try {
-        const user = userIdOf(started.ctx);
-        if (typeof user === "string" && user !== "") started.userId = user.slice(0, 256);
-      } catch (err) {
-        faultLog("userId() threw; the event is sent as anonymous", err);
-      }
-      if (isObject(extra)) notes.set(extra, {});
+      const call = start(request, extra);
       let running: Promise<unknown>;
       try {
         running = original(request, extra);
       } catch (err) {
-        finish(extra, started, undefined, err);
+        finish(call, undefined, err);
         throw err;
       }
       return running.then(
         (result) => {
-          finish(extra, started, result, undefined);
+          finish(call, result, undefined);
           return result;
         },
         (err: unknown) => {
-          finish(extra, started, undefined, err);
+          finish(call, undefined, err);
           throw err;
         },
       );
@@ -210,19 +229,28 @@ export function instrumentMcpServer(
     }
   };
 
+  const noteThrown = (extra: unknown, err: unknown) => {
+    if (isObject(extra)) thrownBy.set(extra, err);
+  };
   const wrapCallback = (cb: unknown): unknown => {
     if (typeof cb !== "function" || (cb as unknown as Record<symbol, unknown>)[WRAPPED]) return cb;
     const original = cb as (...args: unknown[]) => unknown;
-    const wrapped = async function (this: unknown, ...args: unknown[]) {
+    // Watches for a throw, and changes nothing else: the SDK gets what the tool returned (a promise
+    // is observed, not replaced), so a call that succeeds costs one reaction more than unwrapped.
+    const wrapped = function (this: unknown, ...args: unknown[]) {
+      // The SDK passes the request's `extra` last; it is the key the handler wrap finds a throw by.
+      const extra = args[args.length - 1];
+      let out: unknown;
       try {
-        return await original.apply(this, args);
+        out = original.apply(this, args);
       } catch (err) {
-        // The SDK passes the request's `extra` last; it is the key the handler wrap noted the call by.
-        const extra = args[args.length - 1];
-        const note = isObject(extra) ? notes.get(extra) : undefined;
-        if (note) note.thrown = err;
+        noteThrown(extra, err);
         throw err;
       }
+      if (!isThenable(out)) return out;
+      const running = Promise.resolve(out);
+      running.then(undefined, (err: unknown) => noteThrown(extra, err));
+      return running;
     };
     (wrapped as unknown as Record<symbol, unknown>)[WRAPPED] = true;
     return wrapped;
@@ -283,48 +311,48 @@ export function instrumentMcpServer(
   };
 }
 
-interface Finished {
+/**
+ * One tools/call, followed from the request to its end. Once finished it is also the call record
+ * a delivery takes (the fields of `CallRecord`; the others are for while it runs): one object per
+ * call, not one per stage.
+ */
+class Call implements CallRecord {
+  readonly receivedAt = Date.now();
+  readonly t0 = performance.now();
+  durationMs = 0;
+  rawArguments: unknown = undefined;
+  tool = "(missing)";
+  userId: string;
+  /** Whether `userId` came from the `userId` option, not the anonymous default. */
+  known = false;
+  sessionId: string | undefined = undefined;
+  agentId: string | undefined = undefined;
+  outcome: Outcome = "success";
+  result: ResultExtract | undefined = undefined;
+  errorMessage: string | undefined = undefined;
+  trace: TraceIds | undefined = undefined;
+  /** The request's `extra`, by which the callback wrap notes what a tool threw. */
   extra: unknown;
-  started: Started;
-  result: unknown;
-  error: unknown;
-  durationMs: number;
+  /** What the request handler returned or threw. */
+  returned: unknown = undefined;
+  error: unknown = undefined;
+
+  constructor(
+    readonly server: string,
+    anonymous: string,
+    extra: unknown,
+  ) {
+    this.userId = anonymous;
+    this.extra = extra;
+  }
 }
 
-interface Started {
-  at: number;
-  t0: number;
-  rawArguments: unknown;
-  ctx: CallContext;
-  trace: ReturnType<typeof traceIdsOf>;
-  userId?: string;
-}
-
-/** What is known when the request arrives; read now, because the OTel context is the caller's now. */
-function start(request: unknown, extra: unknown, inner: ProtocolInternals): Started {
-  const at = Date.now();
-  const t0 = performance.now();
-  const params = isObject(request) && isObject(request.params) ? request.params : {};
-  const meta = isObject(params._meta) ? params._meta : undefined;
-  const x = isObject(extra) ? extra : {};
-  const requestInfo = isObject(x.requestInfo) ? x.requestInfo : undefined;
-  const name = params.name;
-  const rawArguments = params.arguments;
-  return {
-    at,
-    t0,
-    rawArguments,
-    trace: traceIdsOf(meta),
-    ctx: {
-      tool: typeof name === "string" && name !== "" ? name.slice(0, 256) : "(missing)",
-      arguments: isObject(rawArguments) ? rawArguments : undefined,
-      authInfo: x.authInfo as CallContext["authInfo"],
-      sessionId: typeof x.sessionId === "string" ? x.sessionId : undefined,
-      headers: requestInfo?.headers as CallContext["headers"],
-      meta,
-      clientName: inner.getClientVersion?.()?.name,
-    },
-  };
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    (typeof v === "object" || typeof v === "function") &&
+    v !== null &&
+    typeof (v as { then?: unknown }).then === "function"
+  );
 }
 
 function rateLimited(logger: Logger, intervalMs: number): (msg: string, err: unknown) => void {

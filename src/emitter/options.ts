@@ -98,7 +98,12 @@ export function defaultIsDenied(error: unknown): boolean {
 }
 
 export function defaultUserId(ctx: CallContext): string | undefined {
-  const extra = ctx.authInfo?.extra;
+  return userIdFromAuth(ctx.authInfo);
+}
+
+/** `defaultUserId` from the auth info alone (no context object made per call). */
+export function userIdFromAuth(authInfo: AuthInfo | undefined): string | undefined {
+  const extra = authInfo?.extra;
   for (const key of ["user_id", "sub"]) {
     const v = extra?.[key];
     if (typeof v === "string" && v !== "") return v;
