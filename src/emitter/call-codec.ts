@@ -6,8 +6,9 @@
  *
  * Layout, little-endian: receivedAt and durationMs (f64 each), the outcome (u8), a u8 of flags
  * saying which optional fields follow, then each string present as a u32 byte length and its
- * UTF-8: tool, userId, server, then sessionId, agentId, errorMessage, trace_id and span_id,
- * arguments (JSON), result.structured (JSON), result.text, those flagged.
+ * UTF-8 (or its JSON, if it holds a lone surrogate: AS_JSON): tool, userId, server, then sessionId,
+ * agentId, errorMessage, trace_id and span_id, arguments (JSON), result.structured (JSON),
+ * result.text, those flagged.
  */
 import type { Outcome } from "../events/index.js";
 import { putUtf8 } from "../stream/shared-ring.js";
@@ -38,6 +39,9 @@ export class CallEncoding {
   structured: string | undefined = undefined;
 
   prepare(call: CallRecord): this {
+    // The one text field a caller's object supplies (an Error's message can be anything).
+    if (call.errorMessage !== undefined && typeof call.errorMessage !== "string")
+      throw new TypeError("chainwatch emitter: the error message is not a string");
     this.call = call;
     this.args = call.rawArguments === undefined ? undefined : JSON.stringify(call.rawArguments);
     const structured = call.result?.structured;
@@ -88,11 +92,18 @@ export function encodeCall(bytes: Buffer, at: number, end: number, e: CallEncodi
   return p;
 }
 
+/**
+ * Set in a string's length when it is written as JSON: UTF-8 cannot carry a lone surrogate (it
+ * would come back as U+FFFD), JSON's `\u` escapes can, as when the whole record was JSON.
+ */
+const AS_JSON = 0x80000000;
+
 /** A u32 byte length, then the UTF-8; -1 (and stays -1) once short of room. */
 function putString(bytes: Buffer, at: number, end: number, text: string): number {
   if (at < 0 || end - at < 4) return -1;
-  const stop = putUtf8(bytes, at + 4, end, text);
-  if (stop >= 0) bytes.writeUInt32LE(stop - at - 4, at);
+  const wellFormed = (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+  const stop = putUtf8(bytes, at + 4, end, wellFormed ? text : JSON.stringify(text));
+  if (stop >= 0) bytes.writeUInt32LE((stop - at - 4 + (wellFormed ? 0 : AS_JSON)) >>> 0, at);
   return stop;
 }
 
@@ -101,10 +112,11 @@ export function decodeCall(value: Buffer): CallRecord {
   const flags = value[17]!;
   let p = FIXED;
   const next = (): string => {
-    const n = value.readUInt32LE(p);
+    const word = value.readUInt32LE(p);
+    const n = word & ~AS_JSON;
     const s = value.toString("utf8", p + 4, p + 4 + n);
     p += 4 + n;
-    return s;
+    return word & AS_JSON ? (JSON.parse(s) as string) : s;
   };
   const tool = next();
   const userId = next();
