@@ -1,6 +1,7 @@
 import { compilePath, readPath } from "../events/path.js";
 import type { ToolCallEvent } from "../events/schema.js";
 import type { GroupRef } from "../state/store.js";
+import { UserRefs } from "./user-refs.js";
 
 /**
  * A distinct `group_by` list. Group keys are stable across restarts and pattern-set changes (they
@@ -15,7 +16,7 @@ export class Grouping {
    * The user grouping's refs by user id, reused while they last: no key string or objects per event,
    * and the one key string per group keeps its hash for every map the batch looks it up in.
    */
-  private readonly userRefs = new Map<string, GroupRef>();
+  private readonly userRefs = new UserRefs();
 
   constructor(
     readonly id: string,
@@ -40,7 +41,7 @@ export class Grouping {
           values: Object.freeze({ user_id: id }),
           memo: undefined,
         };
-        this.userRefs.set(id, ref);
+        this.userRefs.add(id, ref);
       }
       return ref;
     }

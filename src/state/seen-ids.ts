@@ -1,3 +1,5 @@
+import { hashOf } from "../engine/string-hash.js";
+
 /**
  * The memory store's seen event ids, oldest first, each with its event timestamp. A `Map` of a few
  * hundred thousand string keys costs several cache misses per lookup (bucket, entry, key string for
@@ -205,15 +207,4 @@ export class SeenIds {
 /** The slot byte of a hash: its top bits (the low ones pick the slot), never 0. */
 function markOf(h: number): number {
   return (h >>> 24) | 1;
-}
-
-/** FNV-1a over the UTF-16 code units, then a murmur3 finaliser (ids often differ only at the end). */
-function hashOf(id: string): number {
-  let h = 0x811c9dc5 | 0;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
 }
