@@ -30,9 +30,14 @@ interface GroupingRuntime {
   masks: Int32Array;
   /** Scratch: the plans with a non-zero mask, ascending. */
   touched: Int32Array;
-  /** Scratch: per slot, its list of the group's events, built during the search stamped `search`. */
+  /**
+   * Scratch, per slot: its list of the group's events, built during the search stamped `search`
+   * (`builtIn`), and its count of them, written at the start of that search (`countedIn`).
+   */
   lists: StoredEvent[][];
   builtIn: Int32Array;
+  counts: Int32Array;
+  countedIn: Int32Array;
   search: number;
 }
 
@@ -95,6 +100,8 @@ export class Detector implements Engine {
         touched: new Int32Array(plans.length),
         lists: [],
         builtIn: new Int32Array(0),
+        counts: new Int32Array(0),
+        countedIn: new Int32Array(0),
         search: 0,
       });
       this.groupingList.push(grouping);
@@ -200,23 +207,23 @@ export class Detector implements Engine {
   ): Alert[] {
     // The usual arriving event is the group's latest: it can only fill steps nothing must follow.
     const latest = state.events[state.events.length - 1] === anchor;
-    const { slots, stepSlot, absentSlot } = rt.dispatcher;
+    const { slots, stepSlot, absentSlot, needStart, needs } = rt.dispatcher;
     const masks = rt.masks;
     const touched = rt.touched;
     let count = 0;
     for (let h = 0; h < hits.length; h++) {
       const slot = slots[hits[h]!]!;
-      const entries = latest ? slot.lastSteps : slot.steps;
-      for (let e = 0; e < entries.length; e++) {
-        const entry = entries[e]!;
-        const p = entry.plan.index;
+      const refs = latest ? slot.lastStepRefs : slot.stepRefs;
+      for (let e = 0; e < refs.length; e += 2) {
+        const p = refs[e]!;
         if (masks[p] === 0) touched[count++] = p;
-        masks[p]! |= 1 << entry.index;
+        masks[p]! |= 1 << refs[e + 1]!;
       }
     }
     if (count === 0) return NO_ALERTS;
     // Patterns in load order, so alerts of one event come out in a stable order: a few are put in
-    // order by insertion, many (a where shared by a large library) by one pass over the masks.
+    // order by insertion, more by a numeric sort, most of a library (a where it shares) by one pass
+    // over the masks.
     if (count <= 16) {
       for (let i = 1; i < count; i++) {
         const p = touched[i]!;
@@ -227,28 +234,41 @@ export class Detector implements Engine {
         }
         touched[at] = p;
       }
-    } else {
+    } else if (count * 16 < masks.length) touched.subarray(0, count).sort();
+    else {
       let n = 0;
       for (let p = 0; p < masks.length; p++) if (masks[p] !== 0) touched[n++] = p;
     }
     let alerts: Alert[] | undefined;
-    // Lists built for one pattern serve the others of this search (their slots are often shared).
-    if (rt.builtIn.length !== rt.dispatcher.slots.length)
-      rt.builtIn = new Int32Array(rt.dispatcher.slots.length);
-    rt.search = (rt.search + 1) | 0 || 1;
+    // Counts and lists, looked up or built once, serve every pattern of this search (their slots are
+    // often shared).
+    const slotCount = rt.dispatcher.slots.length;
+    if (rt.builtIn.length !== slotCount) {
+      rt.builtIn = new Int32Array(slotCount);
+      rt.counts = new Int32Array(slotCount);
+      rt.countedIn = new Int32Array(slotCount);
+    }
+    const search = (rt.search + 1) | 0 || 1;
+    rt.search = search;
+    const counts = rt.counts;
+    const countedIn = rt.countedIn;
+    index.countsInto(counts, countedIn, search);
     for (let t = 0; t < count; t++) {
       const p = touched[t]!;
       let mask = masks[p]!;
       masks[p] = 0;
+      // A step with fewer stored events than it needs rules the pattern out before any list is built
+      // (or the plan is looked at).
+      let enough = true;
+      for (let r = needStart[p]!, end = needStart[p + 1]!; r < end && enough; r += 2) {
+        const slot = needs[r]!;
+        enough = countedIn[slot] === search && counts[slot]! >= needs[r + 1]!;
+      }
+      if (!enough) continue;
       const plan = rt.plans[p]!;
       const pattern = plan.pattern;
       const stepLists = plan.scratchSteps;
       const stepIds = stepSlot[p]!;
-      // A step with fewer stored events than it needs rules the pattern out before any list is built.
-      let enough = true;
-      for (let s = 0; s < stepIds.length && enough; s++)
-        enough = index.count(stepIds[s]!) >= plan.minEvents[s]!;
-      if (!enough) continue;
       for (let s = 0; s < stepIds.length; s++) stepLists[s] = listOf(rt, index, stepIds[s]!);
       mask = feasibleAnchorSteps(plan, stepLists, anchor, mask);
       if (mask === 0) continue;

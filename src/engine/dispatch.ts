@@ -16,7 +16,7 @@ export interface WhereEntry {
 
 /**
  * A distinct `where` of the grouping: entries whose `where`s have the same `key` share one slot, so it
- * is evaluated once per event and the group index keeps one candidate list for all of them.
+ * is evaluated once per event and the group index keeps one count (and builds one list) for all.
  */
 export interface Slot {
   id: number;
@@ -26,6 +26,13 @@ export interface Slot {
   steps: WhereEntry[];
   /** The step entries of steps nothing must follow: all an arriving event that goes last can fill. */
   lastSteps: WhereEntry[];
+  /**
+   * `steps` and `lastSteps` flat, as (plan index, step index) pairs: the search reads a few
+   * contiguous numbers per hit instead of an entry and a plan object each (with a large library,
+   * every such object is a cache miss).
+   */
+  stepRefs: Int32Array;
+  lastStepRefs: Int32Array;
 }
 
 /** An event's categories and the key its candidate slots are cached under. */
@@ -132,6 +139,12 @@ export class Dispatcher {
   /** stepSlot[plan.index][step] / absentSlot[plan.index][absent] → slot id. */
   readonly stepSlot: number[][] = [];
   readonly absentSlot: number[][] = [];
+  /**
+   * Per plan, what its steps need, flat: `needs[needStart[p] ..< needStart[p + 1]]` holds (slot id,
+   * least events) pairs, one per step. A pattern is ruled out by these and the group's counts alone.
+   */
+  readonly needStart: Int32Array;
+  readonly needs: Int32Array;
   private readonly byKey = new Map<string, Slot>();
   private readonly byTool = new Map<string, Slot[]>();
   private readonly byCategory = new Map<string, Slot[]>();
@@ -141,16 +154,34 @@ export class Dispatcher {
   private scratch: number[] = [];
 
   constructor(plans: PatternPlan[]) {
+    const needs: number[] = [];
+    this.needStart = new Int32Array(plans.length + 1);
     for (const plan of plans) {
-      this.stepSlot.push(plan.pattern.steps.map((s) => this.add(plan, "step", s.index, s.where)));
+      const steps = plan.pattern.steps.map((s) => this.add(plan, "step", s.index, s.where));
+      this.stepSlot.push(steps);
       this.absentSlot.push(plan.pattern.absent.map((a, i) => this.add(plan, "absent", i, a.where)));
+      for (let s = 0; s < steps.length; s++) needs.push(steps[s]!, plan.minEvents[s]!);
+      this.needStart[plan.index + 1] = needs.length;
+    }
+    this.needs = Int32Array.from(needs);
+    for (const slot of this.slots) {
+      slot.stepRefs = Int32Array.from(slot.steps.flatMap((e) => [e.plan.index, e.index]));
+      slot.lastStepRefs = Int32Array.from(slot.lastSteps.flatMap((e) => [e.plan.index, e.index]));
     }
   }
 
   private add(plan: PatternPlan, kind: WhereEntry["kind"], index: number, where: CompiledWhere): number {
     let slot = where.key === undefined ? undefined : this.byKey.get(where.key);
     if (!slot) {
-      slot = { id: this.slots.length, where, entries: [], steps: [], lastSteps: [] };
+      slot = {
+        id: this.slots.length,
+        where,
+        entries: [],
+        steps: [],
+        lastSteps: [],
+        stepRefs: NO_REFS,
+        lastStepRefs: NO_REFS,
+      };
       this.slots.push(slot);
       if (where.key !== undefined) this.byKey.set(where.key, slot);
       const { tools, categories } = where.hint;
@@ -362,6 +393,7 @@ function evaluateAll(
 }
 
 const NO_HITS: readonly number[] = Object.freeze([]);
+const NO_REFS = new Int32Array(0);
 /** Distinct hit lists remembered per classification key. */
 const RECENT_HITS = 4;
 /** Most memo groups whose answer ids make an exact number key (257^6 < 2^53). */

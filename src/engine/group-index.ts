@@ -32,11 +32,16 @@ export class GroupIndex {
     readonly owner: number,
   ) {}
 
-  /** How many stored events satisfy slot `id`. */
-  count(id: number): number {
+  /**
+   * Writes each slot's count to `countBy[slot]` and `stamp` to `stampBy[slot]` (a slot not stamped
+   * so has no stored event): one pass, then a search asks for any slot's count in O(1).
+   */
+  countsInto(countBy: Int32Array, stampBy: Int32Array, stamp: number): void {
     const counts = this.counts;
-    for (let i = 0; i < counts.length; i += 2) if (counts[i] === id) return counts[i + 1]!;
-    return 0;
+    for (let i = 0; i < counts.length; i += 2) {
+      countBy[counts[i]!] = counts[i + 1]!;
+      stampBy[counts[i]!] = stamp;
+    }
   }
 
   /** Writes the stored events satisfying slot `id` into `out` (emptied first), in the group's order. */
