@@ -36,6 +36,13 @@ export interface EmitterOptions {
   /** Kafka client id for the built-in producer. Default `chainwatch-emitter`. */
   clientId?: string;
   /**
+   * TLS to the brokers for the built-in producer: true (the system's CAs) or `{ ca }` (PEM text of the
+   * CAs to trust). Default from `CHAINWATCH_KAFKA_TLS` / `CHAINWATCH_KAFKA_TLS_CA` (a file), as `run`.
+   */
+  ssl?: boolean | { ca: string | string[] };
+  /** SASL for the built-in producer. Default from `CHAINWATCH_KAFKA_SASL_MECHANISM` / `_USERNAME` / `_PASSWORD`. */
+  sasl?: { mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string };
+  /**
    * Use this producer instead of the built-in one (tests, another Kafka client); it runs on the
    * server's thread, fed by an in-memory queue (`queueBytes` does not apply).
    */

@@ -60,6 +60,8 @@ const control = ring.control;
 const producer = new EmitterKafkaProducer({
   brokers: config.brokers,
   clientId: config.clientId,
+  ssl: config.ssl,
+  sasl: config.sasl,
   logger: { warn: forward("warn"), error: forward("error") },
 });
 

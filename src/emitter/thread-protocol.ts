@@ -1,3 +1,4 @@
+import type { KafkaSecurity } from "../stream/kafkajs/lazy-producer.js";
 /**
  * What the server's thread and the emitter's producer thread share: the queue's extra control
  * cells and the few messages they exchange (everything per event goes through the shared ring).
@@ -26,7 +27,7 @@ export const Cell = {
 } as const;
 
 /** What the producer thread is started with (its `workerData`). */
-export interface ThreadConfig {
+export interface ThreadConfig extends KafkaSecurity {
   brokers: string[];
   clientId: string;
   topic: string;

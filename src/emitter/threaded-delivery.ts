@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
+import type { KafkaSecurity } from "../stream/kafkajs/lazy-producer.js";
 import { SharedRing } from "../stream/shared-ring.js";
 import { DeliveryAccounting, type DeliveryStats } from "./accounting.js";
 import { CallEncoding, encodeCall } from "./call-codec.js";
@@ -9,7 +10,7 @@ import type { CallDelivery } from "./delivery.js";
 import type { CallRecord, EventBuild } from "./event.js";
 import { Cell, type FromThread, type ThreadConfig } from "./thread-protocol.js";
 
-export interface ThreadedDeliveryOptions {
+export interface ThreadedDeliveryOptions extends KafkaSecurity {
   brokers: string[];
   clientId: string;
   topic: string;
@@ -171,6 +172,8 @@ export class ThreadedDelivery implements CallDelivery {
     const config: ThreadConfig = {
       brokers: this.opts.brokers,
       clientId: this.opts.clientId,
+      ssl: this.opts.ssl,
+      sasl: this.opts.sasl,
       topic: this.opts.topic,
       batchSize: this.opts.batchSize,
       lingerMs: this.opts.lingerMs,

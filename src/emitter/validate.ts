@@ -19,6 +19,19 @@ const positiveInt = z.number().int().positive();
 const optionsSchema = z.looseObject({
   brokers: z.array(z.string().min(1)).min(1).optional(),
   clientId: z.string().min(1).optional(),
+  ssl: z
+    .union([
+      z.boolean(),
+      z.strictObject({ ca: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]) }),
+    ])
+    .optional(),
+  sasl: z
+    .strictObject({
+      mechanism: z.enum(["plain", "scram-sha-256", "scram-sha-512"]),
+      username: z.string(),
+      password: z.string(),
+    })
+    .optional(),
   topic: z.string().min(1).optional(),
   serverName: z.string().min(1).max(256).optional(),
   anonymousUserId: z.string().min(1).max(256).optional(),

@@ -4,6 +4,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { Kafka } from "kafkajs";
 
 /**
  * Real servers that demand credentials and TLS, for the tests of chainwatch's secure connection
@@ -232,4 +233,27 @@ export async function startTlsRedis(): Promise<TlsRedis> {
     await sleep(100);
   }
   return { url: `rediss://127.0.0.1:${port}`, caFile: cert, stop };
+}
+
+/** Everything in a topic, read_committed, through a client built from chainwatch's own settings. */
+export async function readAll(kafka: Kafka, topic: string, count: number) {
+  const consumer = kafka.consumer({
+    groupId: `secure-reader-${randomBytes(4).toString("hex")}`,
+    maxWaitTimeInMs: 100,
+  });
+  const got: Array<{ key: string; value: string }> = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        got.push({ key: String(message.key), value: String(message.value) });
+      },
+    });
+    const deadline = Date.now() + 60_000;
+    while (got.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    await consumer.disconnect();
+  }
+  return got;
 }

@@ -3,13 +3,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Redis } from "ioredis";
-import type { Kafka } from "kafkajs";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Alert } from "../../src/alerts/types.js";
 import { loadConfig } from "../../src/config/load.js";
 import { createKafka } from "../../src/stream/kafkajs/client.js";
 import {
+  readAll,
   type SecureKafka,
   startSecureKafka,
   startTlsRedis,
@@ -36,26 +36,6 @@ function produce(file: string, env: Record<string, string>) {
       (err, _stdout, stderr) => done({ code: err ? Number(err.code ?? 1) : 0, stderr }),
     );
   });
-}
-
-/** Everything in a topic, read_committed, through a client built from chainwatch's own settings. */
-async function readAll(kafka: Kafka, topic: string, count: number) {
-  const consumer = kafka.consumer({ groupId: uniqueName("secure-reader"), maxWaitTimeInMs: 100 });
-  const got: Array<{ key: string; value: string }> = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        got.push({ key: String(message.key), value: String(message.value) });
-      },
-    });
-    const deadline = Date.now() + 60_000;
-    while (got.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  } finally {
-    await consumer.disconnect();
-  }
-  return got;
 }
 
 function jsonl(lines: string[]): string {

@@ -1,8 +1,15 @@
-import { Kafka, type Producer as KafkaProducer, logLevel, Partitioners } from "kafkajs";
+import { Kafka, type Producer as KafkaProducer, logLevel, Partitioners, type SASLOptions } from "kafkajs";
 import type { Logger } from "pino";
 import type { OutMessage, Producer } from "../port.js";
 
-export interface EmitterKafkaOptions {
+/** TLS and SASL for a Kafka connection: plain data, so it can cross to a worker thread. */
+export interface KafkaSecurity {
+  /** TLS: true (the system's CAs) or the PEM text of the CAs to trust. */
+  ssl?: boolean | { ca: string[] };
+  sasl?: { mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string };
+}
+
+export interface EmitterKafkaOptions extends KafkaSecurity {
   brokers: string[];
   clientId: string;
   /** Where kafkajs's warnings and errors go (a pino logger, or what forwards them from a worker). */
@@ -23,6 +30,8 @@ export class EmitterKafkaProducer implements Producer {
     const kafka = new Kafka({
       clientId: opts.clientId,
       brokers: opts.brokers,
+      ...(opts.ssl ? { ssl: opts.ssl } : {}),
+      ...(opts.sasl ? { sasl: { ...opts.sasl } as SASLOptions } : {}),
       connectionTimeout: 3_000,
       requestTimeout: 10_000,
       retry: { initialRetryTime: 100, maxRetryTime: 5_000, retries: 5 },
