@@ -184,15 +184,15 @@ export class Pipeline {
       const stateMs = performance.now() - stateStarted;
 
       const out: OutMessage[] = [];
-      /** Each new alert's trace context, by position in `outcome.alerts` (for its span once committed). */
-      const traceparents: Array<string | undefined> = [];
-      for (const alert of [...outcome.republished, ...outcome.alerts]) {
+      /** Queues the alert's message; returns its trace context (its span's link, once committed). */
+      const send = (alert: Alert): string | undefined => {
         const trigger = triggerOf(alert.trigger_event_id);
         const traceparent = traceparentOfEvent(trigger?.event) ?? trigger?.message.headers.traceparent;
-        traceparents.push(traceparent);
         out.push(alertMessage(alert, { topic: this.opts.alertTopic, source: this.source, traceparent }));
-      }
-      traceparents.splice(0, outcome.republished.length);
+        return traceparent;
+      };
+      for (const alert of outcome.republished) send(alert);
+      const traceparents = outcome.alerts.map(send);
       out.push(...dlq);
 
       const commitStarted = performance.now();
