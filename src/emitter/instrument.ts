@@ -1,10 +1,9 @@
-import { readFileSync } from "node:fs";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type Logger, pino } from "pino";
 import { ConfigError, loadProducerConfig } from "../config/load.js";
 import type { Outcome } from "../events/index.js";
-import type { KafkaSecurity } from "../stream/kafkajs/lazy-producer.js";
+import { type KafkaSecurity, kafkaSecurity } from "../stream/kafkajs/client.js";
 import { type CallDelivery, Delivery, type DeliveryStats } from "./delivery.js";
 import { type CallRecord, extractResult, isObject, type ResultExtract, resultText } from "./event.js";
 import {
@@ -108,7 +107,7 @@ export function instrumentMcpServer(
           options.brokers ??
           (env.CHAINWATCH_KAFKA_BROKERS ?? "127.0.0.1:9092").split(",").map((b) => b.trim()),
         clientId: options.clientId ?? "chainwatch-emitter",
-        ...kafkaSecurity(options, env),
+        ...producerSecurity(options, env),
         queueBytes: options.queueBytes ?? Math.min(queueSize * 2048, 16 * 1024 * 1024),
       });
   const policyOf = policyResolver(options.tools);
@@ -373,7 +372,7 @@ function rateLimited(logger: Logger, intervalMs: number): (msg: string, err: unk
  * TLS and SASL of the built-in producer: the options, else the variables `chainwatch run` reads for
  * them (validated the same way; a CA file is read here, so the thread gets its text).
  */
-function kafkaSecurity(options: EmitterOptions, env: NodeJS.ProcessEnv): KafkaSecurity {
+function producerSecurity(options: EmitterOptions, env: NodeJS.ProcessEnv): KafkaSecurity {
   const out: KafkaSecurity = {};
   const fromEnv = options.ssl === undefined || options.sasl === undefined ? kafkaSecurityFromEnv(env) : {};
   const ssl = options.ssl ?? fromEnv.ssl;
@@ -397,14 +396,10 @@ function kafkaSecurityFromEnv(env: NodeJS.ProcessEnv): KafkaSecurity {
     if (err instanceof ConfigError) throw new TypeError(`chainwatch emitter: ${err.problems.join("; ")}`);
     throw err;
   }
-  const out: KafkaSecurity = {};
-  if (c.sslCaFile) {
-    try {
-      out.ssl = { ca: [readFileSync(c.sslCaFile, "utf8")] };
-    } catch (err) {
-      throw new TypeError(`chainwatch emitter: CHAINWATCH_KAFKA_TLS_CA: ${(err as Error).message}`);
-    }
-  } else if (c.ssl) out.ssl = true;
-  if (c.sasl) out.sasl = c.sasl;
-  return out;
+  try {
+    return kafkaSecurity(c);
+  } catch (err) {
+    // Only the CA file is read here.
+    throw new TypeError(`chainwatch emitter: CHAINWATCH_KAFKA_TLS_CA: ${(err as Error).message}`);
+  }
 }

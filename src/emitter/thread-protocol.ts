@@ -1,4 +1,4 @@
-import type { KafkaSecurity } from "../stream/kafkajs/lazy-producer.js";
+import type { KafkaSecurity } from "../stream/kafkajs/client.js";
 /**
  * What the server's thread and the emitter's producer thread share: the queue's extra control
  * cells and the few messages they exchange (everything per event goes through the shared ring).

@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
-import type { KafkaSecurity } from "../stream/kafkajs/lazy-producer.js";
+import type { KafkaSecurity } from "../stream/kafkajs/client.js";
 import { SharedRing } from "../stream/shared-ring.js";
 import { DeliveryAccounting, type DeliveryStats } from "./accounting.js";
 import { CallEncoding, encodeCall } from "./call-codec.js";

@@ -11,6 +11,30 @@ export interface KafkaConnection {
   sasl?: { mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string };
 }
 
+/** TLS and SASL for a Kafka connection: plain data, so it can cross to a worker thread. */
+export interface KafkaSecurity {
+  /** TLS: true (the system's CAs) or the PEM text of the CAs to trust. */
+  ssl?: boolean | { ca: string[] };
+  sasl?: { mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string };
+}
+
+/** A connection's TLS and SASL settings, its CA file read now. */
+export function kafkaSecurity(conn: Pick<KafkaConnection, "ssl" | "sslCaFile" | "sasl">): KafkaSecurity {
+  const out: KafkaSecurity = {};
+  if (conn.sslCaFile) out.ssl = { ca: [readFileSync(conn.sslCaFile, "utf8")] };
+  else if (conn.ssl) out.ssl = true;
+  if (conn.sasl) out.sasl = { ...conn.sasl };
+  return out;
+}
+
+/** The same, as kafkajs's client settings. */
+export function kafkajsSecurity(s: KafkaSecurity): Pick<KafkaConfig, "ssl" | "sasl"> {
+  return {
+    ...(s.ssl ? { ssl: s.ssl } : {}),
+    ...(s.sasl ? { sasl: { ...s.sasl } as SASLOptions } : {}),
+  };
+}
+
 /** A kafkajs client whose own logs go through pino (JSON on stderr), at warn and above. */
 export function createKafka(conn: KafkaConnection, logger: Logger): Kafka {
   const config: KafkaConfig = {
@@ -32,16 +56,7 @@ export function createKafka(conn: KafkaConnection, logger: Logger): Kafka {
       else logger.debug(fields, message);
     },
     retry: { initialRetryTime: 100, retries: 8 },
+    ...kafkajsSecurity(kafkaSecurity(conn)),
   };
-  if (conn.ssl || conn.sslCaFile) {
-    config.ssl = conn.sslCaFile ? { ca: [readFileSync(conn.sslCaFile, "utf8")] } : true;
-  }
-  if (conn.sasl) {
-    config.sasl = {
-      mechanism: conn.sasl.mechanism,
-      username: conn.sasl.username,
-      password: conn.sasl.password,
-    } as SASLOptions;
-  }
   return new Kafka(config);
 }

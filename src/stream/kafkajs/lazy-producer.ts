@@ -1,13 +1,7 @@
-import { Kafka, type Producer as KafkaProducer, logLevel, Partitioners, type SASLOptions } from "kafkajs";
+import { Kafka, type Producer as KafkaProducer, logLevel, Partitioners } from "kafkajs";
 import type { Logger } from "pino";
 import type { OutMessage, Producer } from "../port.js";
-
-/** TLS and SASL for a Kafka connection: plain data, so it can cross to a worker thread. */
-export interface KafkaSecurity {
-  /** TLS: true (the system's CAs) or the PEM text of the CAs to trust. */
-  ssl?: boolean | { ca: string[] };
-  sasl?: { mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string };
-}
+import { type KafkaSecurity, kafkajsSecurity } from "./client.js";
 
 export interface EmitterKafkaOptions extends KafkaSecurity {
   brokers: string[];
@@ -30,8 +24,7 @@ export class EmitterKafkaProducer implements Producer {
     const kafka = new Kafka({
       clientId: opts.clientId,
       brokers: opts.brokers,
-      ...(opts.ssl ? { ssl: opts.ssl } : {}),
-      ...(opts.sasl ? { sasl: { ...opts.sasl } as SASLOptions } : {}),
+      ...kafkajsSecurity(opts),
       connectionTimeout: 3_000,
       requestTimeout: 10_000,
       retry: { initialRetryTime: 100, maxRetryTime: 5_000, retries: 5 },
