@@ -1,24 +1,15 @@
-import { createServer } from "node:net";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { instrumentMcpServer } from "../../src/emitter/index.js";
+import { freePort } from "../helpers/services.js";
 import { capturingLogger } from "./capture-log.js";
-
-/** A port nothing listens on: bound by us, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe("with the broker unreachable", () => {
   it("tool calls still answer promptly, and what cannot be queued is dropped and counted", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const { logger, lines } = capturingLogger();
     const server = new McpServer({ name: "ehr", version: "1.0.0" });
     const emitter = instrumentMcpServer(server, {

@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Kafka } from "kafkajs";
+import { freePort } from "./services.js";
 
 /**
  * Real servers that demand credentials and TLS, for the tests of chainwatch's secure connection
@@ -16,14 +17,6 @@ import type { Kafka } from "kafkajs";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((done) => {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
 
 /**
  * Where the real services are. The vitest global setup (test/setup/services.ts) finds or starts them
@@ -15,4 +16,13 @@ export function redisUrl(): string {
 /** A name no other test run uses: for topics, consumer groups and Redis key prefixes. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${process.pid}-${randomBytes(4).toString("hex")}`;
+}
+
+/** A TCP port nothing listens on: bound on 127.0.0.1 by the OS's pick, then released. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
 }

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { type AddressInfo, createServer } from "node:net";
 import { resolve } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
 import type { Alert } from "../../src/alerts/types.js";
@@ -83,15 +82,6 @@ export async function expectedAlertsPhased(
     }
   }
   return alerts;
-}
-
-/** A TCP port nothing listens on. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 export function kafka(): Kafka {

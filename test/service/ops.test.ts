@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { freePort } from "../helpers/services.js";
 import {
   ALT_PATTERN,
   alertsOf,
-  closedPort,
   createTopics,
   expectedAlerts,
   expectedAlertsPhased,
@@ -35,7 +35,7 @@ describe("operations: health, readiness, metrics", () => {
   it("/readyz is 503 naming Redis while Redis is a closed port, the batch waits uncommitted, and all resumes when Redis is back", {
     timeout: 90_000,
   }, async () => {
-    const redisPort = await closedPort();
+    const redisPort = await freePort();
     const t = serviceEnv("ready", { CHAINWATCH_REDIS_URL: `redis://127.0.0.1:${redisPort}` });
     const lines = generateStream({ users: 4, events: 60, seed: 13 });
     await createTopics([t.input, t.alerts], 1);
@@ -74,7 +74,7 @@ describe("operations: health, readiness, metrics", () => {
   it("SIGTERM while Redis is down gives the batch up uncommitted and exits 0", {
     timeout: 60_000,
   }, async () => {
-    const t = serviceEnv("ready-stop", { CHAINWATCH_REDIS_URL: `redis://127.0.0.1:${await closedPort()}` });
+    const t = serviceEnv("ready-stop", { CHAINWATCH_REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
     await createTopics([t.input], 1);
     await produceLines(t.input, generateStream({ users: 2, events: 10 }));
     const child = startRun(t.env);

@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { RedisStore } from "../../src/state/redis/store.js";
 import { StateUnavailableError } from "../../src/state/store.js";
+import { freePort } from "../helpers/services.js";
 import { add, event, ref, T0 } from "./build.js";
 
 /**
@@ -19,14 +19,6 @@ import { add, event, ref, T0 } from "./build.js";
 const FIELDS = new Set(["arguments"]);
 const USERS = Array.from({ length: 20 }, (_, i) => `loss-${i}`);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function startRedis(port: number, dir: string): Promise<ChildProcess> {
   // Append-only file, fsync always: an acknowledged write is on disk before the reply.
