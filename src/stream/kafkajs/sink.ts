@@ -11,6 +11,19 @@ export interface TransactionalSinkOptions {
   beforeCommit?: () => void;
 }
 
+/**
+ * The coordinator answers this for a few milliseconds after a commit, while it writes the previous
+ * transaction's markers: the next transaction of the same producer meets it whenever a batch follows
+ * its predecessor at once. The Java client retries it after ~20 ms; kafkajs waits its whole retry
+ * backoff (AddPartitionsToTxn) or fails the step (AddOffsetsToTxn), and a failed step cost the batch an
+ * abort, a new producer and the pipeline's backoff.
+ */
+const CONCURRENT = "CONCURRENT_TRANSACTIONS";
+/** Waits between retries of a step met by CONCURRENT_TRANSACTIONS: ~1.3 s in all, then it fails. */
+const CONCURRENT_WAITS_MS = [2, 5, 10, 20, 40, 80, 160, 320, 640];
+/** The transactional producers' retries: short first waits, for CONCURRENT_TRANSACTIONS above all. */
+const PRODUCER_RETRY = { initialRetryTime: 10, maxRetryTime: 2000, retries: 10 };
+
 const FENCED = new Set([
   "INVALID_PRODUCER_EPOCH",
   "PRODUCER_FENCED",
@@ -51,10 +64,12 @@ export class KafkajsTransactionalSink implements TransactionalSink {
         const topics = new Map<string, Array<{ partition: number; offset: string }>>();
         for (const o of offsets)
           topics.set(o.topic, [...(topics.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
-        await txn.sendOffsets({
-          consumerGroupId: this.opts.consumerGroupId,
-          topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
-        });
+        await whileConcurrent(() =>
+          txn.sendOffsets({
+            consumerGroupId: this.opts.consumerGroupId,
+            topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+          }),
+        );
       }
       this.opts.beforeCommit?.();
       await txn.commit();
@@ -77,6 +92,7 @@ export class KafkajsTransactionalSink implements TransactionalSink {
           idempotent: true,
           maxInFlightRequests: 1,
           transactionTimeout: this.opts.transactionTimeoutMs ?? 60_000,
+          retry: PRODUCER_RETRY,
           allowAutoTopicCreation: true,
           // Java-compatible murmur2 on the key: a user stays on the partition other clients pick too.
           createPartitioner: Partitioners.DefaultPartitioner,
@@ -99,4 +115,17 @@ export class KafkajsTransactionalSink implements TransactionalSink {
   async close(): Promise<void> {
     await Promise.all([...this.producers.keys()].map((k) => this.drop(k)));
   }
+}
+
+/** Runs a transaction step again while the coordinator is still finishing the previous transaction. */
+async function whileConcurrent<T>(step: () => Promise<T>): Promise<T> {
+  for (const wait of CONCURRENT_WAITS_MS) {
+    try {
+      return await step();
+    } catch (err) {
+      if ((err as { type?: string }).type !== CONCURRENT) throw err;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+  return step();
 }
