@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import { compareStored } from "../engine/order.js";
 import type { ToolCallEvent } from "../events/schema.js";
 import type { CompiledPattern } from "../patterns/compiled.js";
+import { sha256 } from "../sha256.js";
 import { summarize } from "./summary.js";
 import type { Alert, AlertEvent, Match } from "./types.js";
 
@@ -20,7 +20,7 @@ export function alertIdOf(
     ...pattern.groupBy.map((f) => groupValues[f] ?? ""),
     triggerId,
   ];
-  return createHash("sha256").update(parts.join("\n")).digest("hex").slice(0, 32);
+  return sha256(parts.join("\n"), "hex").slice(0, 32);
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256 } from "../../sha256.js";
 import { remembered } from "./remembered.js";
 
 /**
@@ -13,7 +13,7 @@ export interface GroupKeys {
   outboxIndex: string;
 }
 
-const hash96 = (s: string) => createHash("sha256").update(s).digest("base64url").slice(0, 16);
+const hash96 = (s: string) => sha256(s, "base64url").slice(0, 16);
 
 /** Not remembered here: the store keeps each group's key names, built once (RedisStore.keysOf). */
 export const groupTag: (groupKey: string) => string = hash96;
