@@ -1,5 +1,6 @@
 import type { GroupState, StoredEvent } from "../../engine/group-state.js";
 import { encodeMark, encodeOutbox } from "./codec.js";
+import { storedFormOf } from "./stored-form.js";
 
 /** Script arguments. ioredis flattens array arguments one level: no spreading of batch-sized lists. */
 export type Args = Array<string | number>;
@@ -7,14 +8,12 @@ export type Args = Array<string | number>;
 /**
  * Appends a group's part of SAVE_BATCH's ARGV (layout in scripts.ts) and returns each added event's
  * stored form, by position (undefined for one evicted in the same batch, which never reaches Redis).
- * `storedForms` holds the exact stored text of events read or written earlier: an evicted event is
- * removed by value.
+ * An evicted event is removed by value: by the text it was read or written as (stored-form.ts).
  */
 export function pushGroupArgs(
   args: Args,
   state: GroupState,
   encode: (ev: StoredEvent) => string,
-  storedForms: WeakMap<object, string>,
 ): Array<string | undefined> {
   const c = state.changes;
   const evictedNow = c.evicted.length > 0 ? new Set(c.evicted) : undefined;
@@ -30,7 +29,7 @@ export function pushGroupArgs(
   let evicted: string[] = [];
   if (evictedNow) {
     const addedSet = new Set(c.added);
-    evicted = c.evicted.filter((ev) => !addedSet.has(ev)).map((ev) => storedForms.get(ev) ?? encode(ev));
+    evicted = c.evicted.filter((ev) => !addedSet.has(ev)).map((ev) => storedFormOf(ev) ?? encode(ev));
   }
   const marks: string[] = [];
   for (const id of c.marks) {

@@ -35,6 +35,7 @@ import {
 import { remembered } from "./remembered.js";
 import { type Args, byShard, pushGroupArgs } from "./save-args.js";
 import { READ_GROUPS, READ_VERSIONS, SAVE_BATCH, SAVE_HEADER } from "./scripts.js";
+import { setStoredForm, storedFormOf } from "./stored-form.js";
 
 export interface RedisStoreOptions {
   /** A client (not closed by `close`) or a URL (the store creates a fail-fast client and owns it). */
@@ -111,8 +112,6 @@ export class RedisStore implements StateStore {
   private readonly maxSeenPerShard: number;
   private readonly connectTimeoutMs: number;
   private readonly now: () => number;
-  /** Raw stored form of each loaded or saved event, so an eviction removes exactly that entry. */
-  private readonly raw = new WeakMap<object, string>();
   private readonly counters: RedisStoreStats = {
     roundTrips: 0,
     seenIdsDropped: 0,
@@ -258,7 +257,7 @@ export class RedisStore implements StateStore {
       const reply = replies[j]!;
       const events = reply[1].map((r) => {
         const a = parseStored(r);
-        this.raw.set(a, r);
+        setStoredForm(a, r);
         if (!this.schemas.has(schemaIdOf(a))) unknownSchemas.add(schemaIdOf(a));
         return a;
       });
@@ -298,7 +297,7 @@ export class RedisStore implements StateStore {
       keys.push(k.meta, k.events, k.outbox, k.outboxIndex);
       pending.push({
         state,
-        added: pushGroupArgs(args, state, (ev) => encodeEvent(ev, this.schema, state.values), this.raw),
+        added: pushGroupArgs(args, state, (ev) => encodeEvent(ev, this.schema, state.values)),
       });
     }
     for (const pairs of seenShards.values()) args.push(pairs.join(" "));
@@ -321,7 +320,7 @@ export class RedisStore implements StateStore {
       const c = state.changes;
       for (let n = 0; n < c.added.length; n++) {
         const r = added[n];
-        if (r !== undefined) this.raw.set(c.added[n]!, r);
+        if (r !== undefined) setStoredForm(c.added[n]!, r);
       }
       // Emptied in place: a group is saved batch after batch, and fresh collections are garbage.
       c.added.length = 0;
@@ -394,7 +393,7 @@ export class RedisStore implements StateStore {
         continue;
       }
       const ev = decodeEvent(a, schema, state.values);
-      this.raw.set(ev, this.raw.get(a)!);
+      setStoredForm(ev, storedFormOf(a)!);
       bySeq.set(ev.seq, ev);
     }
     state.events = [...bySeq.values()].sort((a, b) => a.event.timestamp - b.event.timestamp || a.seq - b.seq);
