@@ -11,6 +11,10 @@
  * Redis; with the batch work (state and engine) left out, so only Kafka, parsing and the transaction
  * remain. The differences in CPU per event are what Redis (client side) and the engine cost here.
  *
+ * For (a) and (b), where the machine's CPU went (bench/lib/cpu.ts): cores busy machine-wide, and CPU
+ * per event of this process, the Redis server and the rest (the broker) — whether a phase is CPU-bound
+ * on this machine, and on whose CPU.
+ *
  * Prints a table and writes bench/results/e2e.json. Options: --events N (default 1 000 000),
  * --users N (10 000), --partitions N (4), --latency-seconds S (20), --batch-size N (2000, the
  * service's CHAINWATCH_BATCH_SIZE). Brokers / Redis from
@@ -29,6 +33,7 @@ import { MemoryStore } from "../src/state/memory.js";
 import { type ServiceOptions, StreamService } from "../src/stream/service.js";
 import { installMetrics } from "../src/telemetry/http.js";
 import { createLogger } from "../src/telemetry/logger.js";
+import { type CpuSnapshot, type CpuUse, cpuSnapshot, cpuUse } from "./lib/cpu.js";
 import { int, pick, prng } from "./lib/random.js";
 import { machine, writeResults } from "./lib/results.js";
 
@@ -214,13 +219,18 @@ async function waitCaughtUp(groupId: string, topic: string, everyMs: number): Pr
 }
 
 /** (a) consume → produce each message to another topic, no work; events/s until all are through. */
-async function passthrough(input: string, output: string, total: number): Promise<number> {
+async function passthrough(
+  input: string,
+  output: string,
+  total: number,
+): Promise<{ rate: number; cpu: CpuUse }> {
   const consumer = kafka.consumer({ groupId: `${RUN}-passthrough`, maxWaitTimeInMs: 100 });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await Promise.all([consumer.connect(), producer.connect()]);
   await consumer.subscribe({ topic: input, fromBeginning: true });
   let seen = 0;
   let started = 0;
+  let cpu0: CpuSnapshot | undefined;
   let done!: () => void;
   const finished = new Promise<void>((r) => {
     done = r;
@@ -229,6 +239,7 @@ async function passthrough(input: string, output: string, total: number): Promis
     partitionsConsumedConcurrently: PARTITIONS,
     eachBatch: async ({ batch }) => {
       started ||= performance.now();
+      cpu0 ??= await cpuSnapshot();
       await producer.send({
         topic: output,
         acks: -1,
@@ -239,10 +250,11 @@ async function passthrough(input: string, output: string, total: number): Promis
     },
   });
   await finished;
-  const rate = total / ((performance.now() - started) / 1000);
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuUse(cpu0!, await cpuSnapshot(), seconds, total);
   await consumer.disconnect();
   await producer.disconnect();
-  return rate;
+  return { rate: total / seconds, cpu };
 }
 
 /** `input`: whose input topic to read (default its own); (b)'s breakdown variants share (b)'s. */
@@ -274,7 +286,7 @@ async function prepareChainwatch(patternsDir: string, events: Ev[]): Promise<num
 async function chainwatch(
   patternsDir: string,
   variant: { name: string } & Pick<ServiceOptions, "storeFor" | "processBatch"> = { name: "run" },
-): Promise<{ rate: number; cpuS: number }> {
+): Promise<{ rate: number; cpuS: number; cpu: CpuUse }> {
   const { name, ...overrides } = variant;
   const config = serviceConfig(name, patternsDir, "run");
   const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? "warn");
@@ -285,15 +297,19 @@ async function chainwatch(
   while (!(await service.readiness()).ready) await sleep(20);
   const profiler = args["cpu-prof-file"] ? await startProfiler("cpu") : undefined;
   const heapProfiler = args["heap-prof-file"] ? await startProfiler("heap") : undefined;
+  const redis = new Redis(REDIS_URL);
+  const machine0 = await cpuSnapshot(redis);
   const cpu0 = process.cpuUsage();
   const started = performance.now();
   await waitCaughtUp(config.kafka.groupId, config.kafka.inputTopic, 50);
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const use = cpuUse(machine0, await cpuSnapshot(redis), seconds, EVENTS);
+  redis.disconnect();
   if (profiler) writeFileSync(args["cpu-prof-file"]!, JSON.stringify(await profiler.stop()));
   if (heapProfiler) writeFileSync(args["heap-prof-file"]!, JSON.stringify(await heapProfiler.stop()));
   await service.stop();
-  return { rate: EVENTS / seconds, cpuS: (cpu.user + cpu.system) / 1e6 };
+  return { rate: EVENTS / seconds, cpuS: (cpu.user + cpu.system) / 1e6, cpu: use };
 }
 
 /** CPU profile, or sampled allocations (every allocation counted, not just what stays live). */
@@ -415,6 +431,18 @@ async function breakdown(patternsDir: string): Promise<void> {
   );
 }
 
+function prefixed(prefix: string, use: CpuUse): Record<string, number> {
+  return Object.fromEntries(Object.entries(use).map(([k, v]) => [prefix + k, v]));
+}
+
+/** Machine-wide cores busy, then CPU per event: this process, Redis, the rest (the broker). */
+function cpuRow(u: CpuUse): string {
+  return (
+    `${u.machine_cores} of ${machine().cores}; ${u.machine_us_per_event} = process ${u.process_us_per_event}` +
+    ` + Redis ${u.redis_us_per_event} + rest ${u.other_us_per_event}`
+  );
+}
+
 /** Deletes this run's topics: a full run leaves ~1 GB of them otherwise. */
 async function deleteTopics() {
   const admin = kafka.admin();
@@ -468,12 +496,13 @@ async function main() {
     await cleanRedis();
     await deleteTopics();
     process.stdout.write(
-      `(b) chainwatch run  ${Math.round(cw.rate)} events/s (${Math.round(EVENTS / cw.cpuS)}/CPU-s)\n`,
+      `(b) chainwatch run  ${Math.round(cw.rate)} events/s (${Math.round(EVENTS / cw.cpuS)}/CPU-s)\n` +
+        `CPU: cores busy; µs/event  ${cpuRow(cw.cpu)}\n`,
     );
     process.exit(0);
   }
   process.stderr.write(`bench:e2e: ${EVENTS} events produced (${Math.round(produceRate)}/s); passthrough…\n`);
-  const pass = await passthrough(input, output, EVENTS);
+  const { rate: pass, cpu: passCpu } = await passthrough(input, output, EVENTS);
   process.stderr.write(`bench:e2e: passthrough ${Math.round(pass)} events/s; chainwatch…\n`);
   const cw = await chainwatch(patternsDir);
   process.stderr.write(
@@ -501,6 +530,8 @@ async function main() {
     latency_p99_ms: Number(lat.p99.toFixed(1)),
     latency_max_ms: Number(lat.max.toFixed(1)),
     load_average_1m: Number(loadavg()[0]!.toFixed(2)),
+    ...prefixed("passthrough_cpu_", passCpu),
+    ...prefixed("chainwatch_cpu_", cw.cpu),
     machine: machine(),
     at: new Date().toISOString(),
   };
@@ -516,6 +547,8 @@ async function main() {
       `latency at ${results.latency_rate_events_per_s}/s`,
       `p50 ${results.latency_p50_ms} ms, p99 ${results.latency_p99_ms} ms (${lat.alerts} alerts)`,
     ],
+    ["CPU (a): cores busy; µs/event", cpuRow(passCpu)],
+    ["CPU (b): cores busy; µs/event", cpuRow(cw.cpu)],
     ["load average (1m)", String(results.load_average_1m)],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
