@@ -168,6 +168,7 @@ export class Detector implements Engine {
     if (alerts.length > 0 && this.outbox) {
       state.outbox.set(id, source === undefined ? { alerts } : { source, alerts });
       state.changes.outbox.push(id);
+      state.changes.outboxGroups?.push(state);
     }
     return alerts.length || evicted ? { status: "ok", alerts, evicted } : NOTHING;
   }
@@ -178,12 +179,11 @@ export class Detector implements Engine {
     const cutoff = state.newest - this.retentionMs;
     // Usual case, decided without touching the (cold) oldest event.
     if (index.oldestTs >= cutoff && events.length <= this.maxEvents) return 0;
-    let old = 0;
-    while (old < events.length && events[old]!.event.timestamp < cutoff) old++;
+    const old = index.countOlder(cutoff);
     const over = Math.max(0, events.length - old - this.maxEvents);
     const drop = old + over;
     if (drop === 0) return 0;
-    index.removeOldest(events, drop);
+    index.removeOldest(drop);
     if (!state.live) {
       const added = state.changes.added;
       for (let r = 0; r < drop; r++) {

@@ -16,6 +16,11 @@ import { countBefore, dropFront } from "./order.js";
 export class GroupIndex {
   /** Slot ids per stored event (ascending), aligned with `state.events`. */
   private readonly entriesAt: Array<readonly number[]> = [];
+  /**
+   * The stored events' timestamps, aligned with `state.events`: trimming finds the expired ones in
+   * one array of unboxed numbers instead of reading each (cold) stored event and its event.
+   */
+  private readonly times: number[] = [];
   /** `[slot, count, slot, count, …]` for each slot with stored events: a group has a few. */
   private readonly counts: number[] = [];
   nextSeq = 0;
@@ -63,20 +68,35 @@ export class GroupIndex {
 
   /** Records `item`, just inserted at `position` of `state.events`, under its slots. */
   insert(position: number, item: StoredEvent, entries: readonly number[]): void {
-    if (position === 0) this.oldestTs = item.event.timestamp;
-    if (position === this.entriesAt.length) this.entriesAt.push(entries);
-    else this.entriesAt.splice(position, 0, entries);
+    const ts = item.event.timestamp;
+    if (position === 0) this.oldestTs = ts;
+    if (position === this.entriesAt.length) {
+      this.entriesAt.push(entries);
+      this.times.push(ts);
+    } else {
+      this.entriesAt.splice(position, 0, entries);
+      this.times.splice(position, 0, ts);
+    }
     for (let e = 0; e < entries.length; e++) this.add(entries[e]!, 1);
   }
 
-  /** Forgets the group's `count` oldest events, `events[0..count)` (about to be cut from it). */
-  removeOldest(events: readonly StoredEvent[], count: number): void {
+  /** How many of the oldest stored events have a timestamp before `cutoff`. */
+  countOlder(cutoff: number): number {
+    const times = this.times;
+    let n = 0;
+    while (n < times.length && times[n]! < cutoff) n++;
+    return n;
+  }
+
+  /** Forgets the group's `count` oldest events (about to be cut from `state.events`). */
+  removeOldest(count: number): void {
     for (let i = 0; i < count; i++) {
       const entries = this.entriesAt[i]!;
       for (let e = 0; e < entries.length; e++) this.add(entries[e]!, -1);
     }
     dropFront(this.entriesAt, count);
-    this.oldestTs = events.length > count ? events[count]!.event.timestamp : Number.POSITIVE_INFINITY;
+    dropFront(this.times, count);
+    this.oldestTs = this.times.length > 0 ? this.times[0]! : Number.POSITIVE_INFINITY;
   }
 
   private add(id: number, by: number): void {

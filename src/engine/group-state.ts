@@ -33,6 +33,11 @@ export interface GroupChanges {
   marks: Set<string>;
   /** Event ids of new outbox entries. */
   outbox: string[];
+  /**
+   * Set by a store that gives all its states one record (the memory store): the states whose outbox
+   * grew, so that it need not look at every saved state's outbox to bound it.
+   */
+  outboxGroups?: GroupState[];
 }
 
 /** One group's sliding state: the unit the engine works on and the store persists atomically. */

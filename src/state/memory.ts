@@ -56,7 +56,7 @@ export class MemoryStore implements StateStore {
   /** What this store's states hold in `heldBy`: a plain object, so a copied state drags no store. */
   private readonly token = {};
   /** The `changes` of every state this store made or took in. */
-  private readonly changes = emptyChanges();
+  private readonly changes: GroupChanges = { ...emptyChanges(), outboxGroups: [] };
   /** Event ids seen, oldest first, with their event timestamps. */
   private readonly seen = new SeenIds();
   /** Largest event timestamp saved (group newest or seen id). */
@@ -111,8 +111,6 @@ export class MemoryStore implements StateStore {
   async save(batch: SaveBatch): Promise<void> {
     this.assertOpen();
     const shared = this.changes;
-    // An outbox grows only with an entry listed in `changes.outbox`: only then are outboxes looked at.
-    const outboxGrew = shared.outbox.length > 0;
     for (const state of batch.groups) {
       // A state dropped by eviction between load and save is put back: the batch's work is not lost.
       // (One this store made and never evicted anything since is still there: no lookup needed.)
@@ -121,9 +119,15 @@ export class MemoryStore implements StateStore {
       if (state.changes !== shared) {
         if (acknowledge(state.changes)) trimOutbox(state, this.maxOutboxPerGroup);
         state.changes = shared;
-      } else if (outboxGrew) trimOutbox(state, this.maxOutboxPerGroup);
+      }
       if (state.newest > this.newest) this.newest = state.newest;
     }
+    // An outbox grows only with an entry listed in `changes.outbox`, and the engine lists its state too:
+    // only those outboxes are looked at (each saved state's was a cold read). An entry listed without
+    // its state (another writer) has every saved state looked at.
+    const grew = shared.outboxGroups!;
+    const trimmed = shared.outbox.length > grew.length ? batch.groups : grew;
+    for (const state of trimmed) trimOutbox(state, this.maxOutboxPerGroup);
     acknowledge(shared);
     for (const { id, timestamp } of batch.seen) {
       this.seen.add(id, timestamp);
@@ -227,6 +231,7 @@ function acknowledge(c: GroupChanges): boolean {
   if (c.marks.size > 0) c.marks = new Set();
   if (c.outbox.length === 0) return false;
   c.outbox = [];
+  if (c.outboxGroups !== undefined) c.outboxGroups = [];
   return true;
 }
 
