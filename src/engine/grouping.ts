@@ -40,6 +40,8 @@ export class Grouping {
           groupingId: this.id,
           values: Object.freeze({ user_id: id }),
           memo: undefined,
+          batchStamp: 0,
+          batchSlot: 0,
         };
         this.userRefs.add(id, ref);
       }

@@ -11,6 +11,13 @@ export interface GroupRef {
    * without a lookup by key. Never read by anyone else.
    */
   memo?: unknown;
+  /**
+   * The batch's note (src/stream/batch-slots.ts), present on a ref the engine hands out for every
+   * event of its group: the grouping pass that last saw it and its place in that pass's list, so the
+   * pass needs no lookup by key. `batchStamp` is -1 once the engine has let go of the ref.
+   */
+  batchStamp?: number;
+  batchSlot?: number;
 }
 
 /** Everything the engine needs for one batch, loaded in one round trip. */

@@ -4,6 +4,7 @@ import type { EventSource, GroupState } from "../engine/group-state.js";
 import { newGroupState } from "../engine/group-state.js";
 import type { ToolCallEvent } from "../events/schema.js";
 import type { GroupRef, StateStore } from "../state/store.js";
+import { batchSlots } from "./batch-slots.js";
 
 export interface BatchItem {
   event: ToolCallEvent;
@@ -36,9 +37,6 @@ export interface BatchOptions {
   perEvent?: boolean;
 }
 
-/** Scratch for one event's groups, used only by the synchronous part of `processBatch` before `load`. */
-const groupScratch: GroupRef[] = [];
-
 /**
  * One batch through the engine with exactly two store round trips, whatever its size: one `load` of
  * every group and id the batch touches, the events in arrival order, one `save`.
@@ -49,37 +47,14 @@ export async function processBatch(
   items: readonly BatchItem[],
   opts: BatchOptions = {},
 ): Promise<BatchResult> {
-  // Per item, its groups as indexes into `refs` (unique by key), flat: item i's are
-  // slotList[slotStart[i]..slotStart[i+1]). After the load a group's state is an array access.
-  const slotStart = new Int32Array(items.length + 1);
-  const slotList: number[] = [];
-  const refs: GroupRef[] = [];
-  const slotOf = new Map<string, number>();
-  const ids: string[] = new Array(items.length);
-  const own = groupScratch;
-  for (let i = 0; i < items.length; i++) {
-    const event = items[i]!.event;
-    const count = engine.groupsInto(event, own);
-    ids[i] = event.event_id;
-    for (let r = 0; r < count; r++) {
-      const ref = own[r]!;
-      let slot = slotOf.get(ref.key);
-      if (slot === undefined) {
-        slot = refs.length;
-        slotOf.set(ref.key, slot);
-        refs.push(ref);
-      }
-      slotList.push(slot);
-    }
-    slotStart[i + 1] = slotList.length;
-  }
+  // After the load a group's state is an array access.
+  const { refs, slotStart, slotList, ids, repeat } = batchSlots(engine, items);
   const loaded = await store.load(refs, ids);
   const byPosition = loaded.states;
   const states: Array<GroupState | undefined> = new Array(refs.length);
 
   const result: BatchResult = { alerts: [], republished: [], duplicates: 0, tooLate: 0, evicted: 0 };
   const perEvent: ItemResult[] | undefined = opts.perEvent ? [] : undefined;
-  const batchSeen = new Set<string>();
   const newSeen: Array<{ id: string; timestamp: number }> = [];
   /** Groups an event was processed in, in first-touch order (what `save` persists). */
   const touched: GroupState[] = [];
@@ -89,13 +64,12 @@ export async function processBatch(
   for (let i = 0; i < items.length; i++) {
     const { event, source } = items[i]!;
     const id = event.event_id;
-    const inBatch = batchSeen.has(id);
+    const inBatch = repeat[i] === 1;
     if (inBatch || (anySeen && loaded.seen.has(id))) {
       const again = inBatch
         ? []
         : outboxAlerts(itemRefs(refs, slotList, slotStart, i), loaded.groups, id, source);
       // A repeat later in this batch is a plain duplicate, even at the same source (docs/semantics.md).
-      batchSeen.add(id);
       if (again.length > 0) {
         result.republished.push(...again);
         perEvent?.push({ status: "republished", alerts: again });
@@ -105,7 +79,6 @@ export async function processBatch(
       }
       continue;
     }
-    batchSeen.add(id);
     newSeen.push({ id, timestamp: event.timestamp });
     let late = false;
     let fired: Alert[] | undefined;
