@@ -88,6 +88,50 @@ describe("RedisStore specifics", () => {
     }
   });
 
+  it("sets a group's key TTLs again only once half the slack has passed since the last time", async () => {
+    const p = `${uniqueName("cwtest")}:`;
+    let now = 1_000_000;
+    // TTL = retention + slack = 60 s + 10 s; set again by a save 5 s (of processing time) after the last.
+    const s = open({ retentionMs: 60_000, ttlSlackMs: 10_000, now: () => now, cacheGroups: 0 }, p);
+    const r = ref("refresh");
+    const save = async (ts: number) => {
+      const st = (await s.load([r], [])).groups.get(r.key)!;
+      add(st, event("refresh", ts));
+      await s.save({ groups: [st], seen: [] });
+    };
+    const ttls = async () => {
+      const keys = (await keysOf(p)).filter((k) => k.endsWith(":m") || k.endsWith(":e"));
+      expect(keys).toHaveLength(2);
+      return Promise.all(keys.map((k) => raw.pttl(k)));
+    };
+    await save(T0);
+    for (const k of (await keysOf(p)).filter((k) => k.endsWith(":m") || k.endsWith(":e")))
+      await raw.pexpire(k, 40_000); // as if set a while ago
+    now += 4_999;
+    await save(T0 + 1);
+    for (const ttl of await ttls()) expect(ttl).toBeLessThanOrEqual(40_000); // left alone
+    now += 1;
+    await save(T0 + 2);
+    for (const ttl of await ttls()) expect(ttl).toBeGreaterThan(65_000); // set again: 70 s
+  });
+
+  it("gives an event list the meta hash's TTL when a save between refreshes creates it", async () => {
+    const p = `${uniqueName("cwtest")}:`;
+    const s = open({ retentionMs: 60_000, ttlSlackMs: 10_000, now: () => 1_000_000, cacheGroups: 0 }, p);
+    const r = ref("recreated");
+    // A save without events: the meta hash only (its TTLs set, 70 s).
+    await s.save({ groups: [(await s.load([r], [])).groups.get(r.key)!], seen: [] });
+    const [meta] = (await keysOf(p)).filter((k) => k.endsWith(":m"));
+    await raw.pexpire(meta!, 30_000);
+    const st = (await s.load([r], [])).groups.get(r.key)!;
+    add(st, event("recreated", T0));
+    await s.save({ groups: [st], seen: [] });
+    const [list] = (await keysOf(p)).filter((k) => k.endsWith(":e"));
+    const ttl = await raw.pttl(list!);
+    expect(ttl).toBeGreaterThan(25_000);
+    expect(ttl).toBeLessThanOrEqual(30_000);
+  });
+
   it("stores only the configured fields, compactly", async () => {
     const p = `${uniqueName("cwtest")}:`;
     const s = open({ fields: new Set(["arguments.to"]) }, p);

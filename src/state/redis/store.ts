@@ -106,6 +106,8 @@ export class RedisStore implements StateStore {
   private readonly schema: Schema;
   private readonly schemas = new Map<string, Schema>();
   private readonly keyTtlMs: number;
+  /** A group's key TTLs are set again by a save only this long after the last time (half the slack). */
+  private readonly ttlRefreshMs: number;
   private readonly seenTtlMs: number;
   private readonly outboxTtlMs: number;
   private readonly seenShards: number;
@@ -127,7 +129,9 @@ export class RedisStore implements StateStore {
     this.prefix = opts.prefix ?? "cw:";
     if (!(opts.retentionMs >= 0))
       throw new RangeError(`RedisStore: retentionMs must be >= 0, got ${opts.retentionMs}`);
-    this.keyTtlMs = Math.max(1, Math.ceil(opts.retentionMs + (opts.ttlSlackMs ?? 5 * MINUTE)));
+    const slackMs = opts.ttlSlackMs ?? 5 * MINUTE;
+    this.keyTtlMs = Math.max(1, Math.ceil(opts.retentionMs + slackMs));
+    this.ttlRefreshMs = Math.max(0, Math.floor(slackMs / 2));
     this.seenTtlMs = positive(opts.seenTtlMs ?? DAY, "seenTtlMs");
     this.outboxTtlMs = positive(opts.outboxTtlMs ?? DAY, "outboxTtlMs");
     this.seenShards = Math.floor(positive(opts.seenShards ?? 16, "seenShards"));
@@ -288,6 +292,7 @@ export class RedisStore implements StateStore {
       this.schema.id,
       registryEntry(this.schema),
       Math.max(this.keyTtlMs, this.outboxTtlMs),
+      this.ttlRefreshMs,
     ];
     if (args.length !== SAVE_HEADER) throw new Error("SAVE_BATCH header out of step with the script");
     args.push(groups.map((g) => g.version).join(" "));
