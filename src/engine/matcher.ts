@@ -237,6 +237,9 @@ class Search {
     if (forced && !anchorHere) return false;
     // The anchor may also fit a later count step: then try this step without it as well.
     const options = anchorHere ? (forced ? [true] : [true, false]) : [false];
+    // With the anchor in every set, a set's latest event is the anchor or later; the list is sorted,
+    // so below the anchor nothing is left to try (rather than skipping every event down to lo).
+    const anchorOnly = anchorHere && forced;
     const fill: Fill = {
       s,
       k,
@@ -252,6 +255,7 @@ class Search {
     for (let i = hi - 1; i >= lo; i--) {
       const latest = list[i]!;
       if (i - lo + 1 < fill.min) return false;
+      if (anchorOnly && compareStored(anchor, latest) > 0) return false;
       if (this.used.has(latest)) continue;
       if (!this.joinsHold(s, latest)) continue;
       // Members lie within `within` of the latest event, and within each `edges_within` span of the step.
