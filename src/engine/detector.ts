@@ -178,7 +178,7 @@ export class Detector implements Engine {
     const events = state.events;
     const cutoff = state.newest - this.retentionMs;
     // Usual case, decided without touching the (cold) oldest event.
-    if (index.oldestTs >= cutoff && events.length <= this.maxEvents) return 0;
+    if (!index.hasOlder(cutoff) && events.length <= this.maxEvents) return 0;
     const old = index.countOlder(cutoff);
     const over = Math.max(0, events.length - old - this.maxEvents);
     const drop = old + over;

@@ -25,8 +25,6 @@ export class GroupIndex {
   private readonly counts: number[] = [];
   nextSeq = 0;
   size = 0;
-  /** Timestamp of the group's oldest stored event (+Infinity when none). */
-  oldestTs = Number.POSITIVE_INFINITY;
 
   /**
    * `state`: the group state this index belongs to (an index found on a copy is not trusted);
@@ -69,7 +67,6 @@ export class GroupIndex {
   /** Records `item`, just inserted at `position` of `state.events`, under its slots. */
   insert(position: number, item: StoredEvent, entries: readonly number[]): void {
     const ts = item.event.timestamp;
-    if (position === 0) this.oldestTs = ts;
     if (position === this.entriesAt.length) {
       this.entriesAt.push(entries);
       this.times.push(ts);
@@ -78,6 +75,16 @@ export class GroupIndex {
       this.times.splice(position, 0, ts);
     }
     for (let e = 0; e < entries.length; e++) this.add(entries[e]!, 1);
+  }
+
+  /**
+   * Whether the oldest stored event is before `cutoff`. Read from `times`, whose first and last
+   * elements storing an event touches anyway: a field of its own was a number object, one more cold
+   * read per event.
+   */
+  hasOlder(cutoff: number): boolean {
+    const times = this.times;
+    return times.length > 0 && times[0]! < cutoff;
   }
 
   /** How many of the oldest stored events have a timestamp before `cutoff`. */
@@ -96,7 +103,6 @@ export class GroupIndex {
     }
     dropFront(this.entriesAt, count);
     dropFront(this.times, count);
-    this.oldestTs = this.times.length > 0 ? this.times[0]! : Number.POSITIVE_INFINITY;
   }
 
   private add(id: number, by: number): void {
