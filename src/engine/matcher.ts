@@ -73,10 +73,31 @@ export function feasibleAnchorSteps(
         break;
       }
     }
+    // A count set holding the anchor lies within `within` of it: it needs that many events there.
+    if (ok && plan.isCount[s] && !enoughNear(steps[s]!, anchor, plan.pattern.withinMs, plan.minEvents[s]!))
+      ok = false;
     if (ok) out |= 1 << s;
   }
   return out;
 }
+
+function enoughNear(
+  list: readonly StoredEvent[],
+  anchor: StoredEvent,
+  withinMs: number,
+  min: number,
+): boolean {
+  if (list.length < min || !Number.isFinite(withinMs)) return list.length >= min;
+  const ts = anchor.event.timestamp;
+  const hi = countBefore(list, ts + withinMs, Number.POSITIVE_INFINITY);
+  const lo = countBefore(list, ts - withinMs, Number.NEGATIVE_INFINITY);
+  return hi - lo >= min;
+}
+
+/** A count step's choices of whether its set holds the anchor (constants: one per search was garbage). */
+const WITH_ANCHOR: readonly boolean[] = [true];
+const EITHER: readonly boolean[] = [true, false];
+const WITHOUT_ANCHOR: readonly boolean[] = [false];
 
 class Search {
   private readonly plan: PatternPlan;
@@ -86,7 +107,12 @@ class Search {
   private readonly assigned: Array<StoredEvent[] | undefined>;
   private readonly used = new Set<StoredEvent>();
   /** suffixMask[k] = bits of the steps at search positions >= k. */
-  private readonly suffixMask: number[];
+  private readonly suffixMask: readonly number[];
+  /** Per step, its bounds object, filled by `bounds` (a step sits at one search position). */
+  private readonly boundsOf: Array<Bounds | undefined>;
+  /** What `range` found: [rangeLo, rangeHi). */
+  private rangeLo = 0;
+  private rangeHi = 0;
   private anchorUsed = false;
   private budget = MAX_EXTENSIONS;
 
@@ -95,10 +121,8 @@ class Search {
     this.n = input.plan.stepCount;
     this.withinMs = input.plan.pattern.withinMs;
     this.assigned = new Array(this.n).fill(undefined);
-    const order = this.plan.searchOrder;
-    this.suffixMask = new Array(order.length + 1).fill(0);
-    for (let k = order.length - 1; k >= 0; k--)
-      this.suffixMask[k] = this.suffixMask[k + 1]! | (1 << order[k]!);
+    this.boundsOf = new Array(this.n);
+    this.suffixMask = this.plan.suffixMask;
   }
 
   run(): Found | null {
@@ -137,13 +161,16 @@ class Search {
 
   /** Bounds for a candidate of step s from what is assigned. */
   private bounds(s: number): Bounds {
-    const b: Bounds = {
-      loTs: this.input.consumed,
-      minTs: Number.NEGATIVE_INFINITY,
-      maxTs: Number.POSITIVE_INFINITY,
-      after: undefined,
-      before: undefined,
-    };
+    let b = this.boundsOf[s];
+    if (b === undefined) {
+      b = { loTs: 0, minTs: 0, maxTs: 0, after: undefined, before: undefined };
+      this.boundsOf[s] = b;
+    }
+    b.loTs = this.input.consumed;
+    b.minTs = Number.NEGATIVE_INFINITY;
+    b.maxTs = Number.POSITIVE_INFINITY;
+    b.after = undefined;
+    b.before = undefined;
     let gMin = Number.POSITIVE_INFINITY;
     let gMax = Number.NEGATIVE_INFINITY;
     for (const ev of this.used) {
@@ -176,8 +203,8 @@ class Search {
     return b;
   }
 
-  /** Index range [lo, hi) of `list` within the bounds. */
-  private range(list: readonly StoredEvent[], b: Bounds): [number, number] {
+  /** Index range [rangeLo, rangeHi) of `list` within the bounds. */
+  private range(list: readonly StoredEvent[], b: Bounds): void {
     let hi = countBefore(list, b.maxTs, Number.POSITIVE_INFINITY);
     if (b.before) hi = Math.min(hi, countBefore(list, b.before.event.timestamp, b.before.seq));
     // Strictly above consumed and >= minTs, and strictly after `b.after`.
@@ -186,7 +213,8 @@ class Search {
       countBefore(list, b.minTs, Number.NEGATIVE_INFINITY),
     );
     if (b.after) lo = Math.max(lo, countBefore(list, b.after.event.timestamp, b.after.seq + 1));
-    return [lo, hi];
+    this.rangeLo = lo;
+    this.rangeHi = hi;
   }
 
   private inBounds(ev: StoredEvent, b: Bounds): boolean {
@@ -205,8 +233,9 @@ class Search {
       return this.trySingle(k, s, anchor);
     }
     const list = this.input.steps[s]!;
-    const [lo, hi] = this.range(list, b);
-    for (let i = hi - 1; i >= lo; i--) {
+    this.range(list, b);
+    const lo = this.rangeLo;
+    for (let i = this.rangeHi - 1; i >= lo; i--) {
       const ev = list[i]!;
       if (this.used.has(ev)) continue;
       if (this.trySingle(k, s, ev)) return true;
@@ -228,7 +257,9 @@ class Search {
     const anchor = this.input.anchor;
     const list = this.input.steps[s]!;
     const b = this.bounds(s);
-    const [lo, hi] = this.range(list, b);
+    this.range(list, b);
+    const lo = this.rangeLo;
+    const hi = this.rangeHi;
     const anchorHere =
       !this.anchorUsed &&
       (this.input.anchorMask & (1 << s)) !== 0 &&
@@ -236,7 +267,7 @@ class Search {
       this.joinsHold(s, anchor);
     if (forced && !anchorHere) return false;
     // The anchor may also fit a later count step: then try this step without it as well.
-    const options = anchorHere ? (forced ? [true] : [true, false]) : [false];
+    const options = anchorHere ? (forced ? WITH_ANCHOR : EITHER) : WITHOUT_ANCHOR;
     // With the anchor in every set, a set's latest event is the anchor or later; the list is sorted,
     // so below the anchor nothing is left to try (rather than skipping every event down to lo).
     const anchorOnly = anchorHere && forced;

@@ -37,6 +37,8 @@ export interface PatternPlan {
   lastStepsMask: number;
   /** Least number of events per step (count.min, else 1). */
   minEvents: number[];
+  /** suffixMask[k] = bits of the steps at search positions >= k. */
+  suffixMask: number[];
   /** Reusable per-search arrays (the engine is synchronous: one search at a time per plan). */
   scratchSteps: Array<readonly StoredEvent[]>;
   scratchAbsents: Array<readonly StoredEvent[]>;
@@ -106,9 +108,16 @@ export function planPattern(pattern: CompiledPattern, index: number): PatternPla
       isCount.filter(Boolean).length >= 2 || (isCount.some(Boolean) && pattern.absent.length > 0),
     lastStepsMask: after.reduce((m, a, s) => (a.length === 0 ? m | (1 << s) : m), 0),
     minEvents: pattern.steps.map((s) => s.count?.min ?? 1),
+    suffixMask: suffixMasks(searchOrder),
     scratchSteps: new Array(n),
     scratchAbsents: new Array(pattern.absent.length),
   };
+}
+
+function suffixMasks(order: readonly number[]): number[] {
+  const out = new Array<number>(order.length + 1).fill(0);
+  for (let k = order.length - 1; k >= 0; k--) out[k] = out[k + 1]! | (1 << order[k]!);
+  return out;
 }
 
 function topologicalOrder(graph: DirectedGraph, n: number, id: string): number[] {
