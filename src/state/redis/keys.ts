@@ -18,6 +18,7 @@ const hash96 = (s: string) => sha256(s, "base64url").slice(0, 16);
 /** Not remembered here: the store keeps each group's key names, built once (RedisStore.keysOf). */
 export const groupTag: (groupKey: string) => string = hash96;
 
+/** SAVE_BATCH (scripts.ts) derives the other three from `meta` by its last letter: keep them in step. */
 export function groupKeys(prefix: string, groupKey: string): GroupKeys {
   const base = `${prefix}{${groupTag(groupKey)}}:`;
   return { meta: `${base}m`, events: `${base}e`, outbox: `${base}o`, outboxIndex: `${base}oi` };

@@ -298,8 +298,7 @@ export class RedisStore implements StateStore {
     args.push(groups.map((g) => g.version).join(" "));
     const pending: Array<{ state: GroupState; added: Array<string | undefined> }> = [];
     for (const state of groups) {
-      const k = this.keysOf(state.key);
-      keys.push(k.meta, k.events, k.outbox, k.outboxIndex);
+      keys.push(this.keysOf(state.key).meta);
       pending.push({
         state,
         added: pushGroupArgs(args, state, (ev) => encodeEvent(ev, this.schema, state.values)),
