@@ -1,8 +1,6 @@
-import { Kafka, logLevel } from "kafkajs";
-import { kafkaBrokers } from "../helpers/services.js";
+import { testKafka } from "../helpers/services.js";
 
-const kafka = () =>
-  new Kafka({ clientId: "emitter-test", brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
+const kafka = () => testKafka("emitter-test");
 
 export async function createTopic(topic: string, partitions = 1): Promise<void> {
   const admin = kafka().admin();

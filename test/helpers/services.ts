@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
+import { Kafka, logLevel } from "kafkajs";
 
 /**
  * Where the real services are. The vitest global setup (test/setup/services.ts) finds or starts them
@@ -7,6 +8,15 @@ import { createServer } from "node:net";
  */
 export function kafkaBrokers(): string[] {
   return (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",").map((b) => b.trim());
+}
+
+/**
+ * A kafkajs client of the test broker, its own logs off: kafkajs logs retriable coordinator errors
+ * (coordinator loading, concurrent transactions) at ERROR while it retries them; what matters reaches
+ * the test as a rejected promise.
+ */
+export function testKafka(clientId: string): Kafka {
+  return new Kafka({ clientId, brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
 }
 
 export function redisUrl(): string {

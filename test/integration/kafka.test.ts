@@ -1,17 +1,12 @@
 // Proof that the Kafka broker the global setup provides is real and behaves as the stream service
 // relies on: keyed partitioning with order per key, headers, consumer groups, and transactions whose
 // offsets commit with their output (exactly-once consume → produce).
-import { type Consumer, type IHeaders, Kafka, type KafkaMessage, logLevel, Partitioners } from "kafkajs";
+import type { Consumer, IHeaders, KafkaMessage } from "kafkajs";
+import { Partitioners } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { kafkaBrokers, uniqueName } from "../helpers/services.js";
+import { testKafka, uniqueName } from "../helpers/services.js";
 
-// kafkajs logs retriable coordinator errors (coordinator loading, concurrent transactions) at ERROR
-// level while it retries them; what matters reaches the test as a rejected promise.
-const kafka = new Kafka({
-  clientId: "chainwatch-kafka-test",
-  brokers: kafkaBrokers(),
-  logLevel: logLevel.NOTHING,
-});
+const kafka = testKafka("chainwatch-kafka-test");
 const admin = kafka.admin();
 const createdTopics: string[] = [];
 const openConsumers: Consumer[] = [];

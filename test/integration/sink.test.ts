@@ -1,15 +1,10 @@
 // The service's transactional sink against the real broker: batches of one partition commit back to
 // back, as the pipeline sends them, each with its offsets (and sometimes alerts).
-import { Kafka, logLevel } from "kafkajs";
 import { afterAll, describe, expect, it } from "vitest";
 import { KafkajsTransactionalSink } from "../../src/stream/kafkajs/sink.js";
-import { kafkaBrokers, uniqueName } from "../helpers/services.js";
+import { testKafka, uniqueName } from "../helpers/services.js";
 
-const kafka = new Kafka({
-  clientId: "chainwatch-sink-test",
-  brokers: kafkaBrokers(),
-  logLevel: logLevel.NOTHING,
-});
+const kafka = testKafka("chainwatch-sink-test");
 const admin = kafka.admin();
 const topics: string[] = [];
 

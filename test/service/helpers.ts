@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
-import { Kafka, logLevel } from "kafkajs";
+import type { Kafka } from "kafkajs";
 import type { Alert } from "../../src/alerts/types.js";
 import { Detector } from "../../src/engine/detector.js";
 import { parseEvent } from "../../src/events/parse.js";
@@ -8,7 +8,7 @@ import { loadPatternSet } from "../../src/patterns/loader.js";
 import { MemoryStore } from "../../src/state/memory.js";
 import { processBatch } from "../../src/stream/batch.js";
 import type { InMessage } from "../../src/stream/port.js";
-import { kafkaBrokers, redisUrl, uniqueName } from "../helpers/services.js";
+import { kafkaBrokers, redisUrl, testKafka, uniqueName } from "../helpers/services.js";
 
 export const REPO = resolve(import.meta.dirname, "../..");
 export const FIXTURE_PATTERNS = resolve(import.meta.dirname, "fixtures/patterns");
@@ -85,7 +85,7 @@ export async function expectedAlertsPhased(
 }
 
 export function kafka(): Kafka {
-  return new Kafka({ clientId: "chainwatch-test", brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
+  return testKafka("chainwatch-test");
 }
 
 export async function createTopics(names: string[], partitions: number): Promise<void> {
