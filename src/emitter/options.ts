@@ -1,6 +1,7 @@
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
 import type { Logger } from "pino";
 import type { RiskLevel } from "../events/index.js";
+import type { KafkaSecurity } from "../stream/kafkajs/client.js";
 import type { Producer } from "../stream/port.js";
 
 /** What the emitter may send about one tool. Every list is an allow-list: what it doesn't name is dropped. */
@@ -41,7 +42,7 @@ export interface EmitterOptions {
    */
   ssl?: boolean | { ca: string | string[] };
   /** SASL for the built-in producer. Default from `CHAINWATCH_KAFKA_SASL_MECHANISM` / `_USERNAME` / `_PASSWORD`. */
-  sasl?: { mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string };
+  sasl?: KafkaSecurity["sasl"];
   /**
    * Use this producer instead of the built-in one (tests, another Kafka client); it runs on the
    * server's thread, fed by an in-memory queue (`queueBytes` does not apply).

@@ -10,8 +10,8 @@
  * save names only each group's meta hash and derives the other three from it: they share its hash
  * tag (one Cluster slot), and three arguments fewer per group are a third of what the client spends
  * framing a save. The read of a whole group (rare: the cache serves most) names all four.
- * Scripts declare every key they touch (KEYS), as Redis Cluster requires; see docs/state.md for what
- * Cluster changes.
+ * Scripts declare a key of every slot they touch (KEYS); a batch's keys span many slots, which Redis
+ * Cluster refuses: see docs/state.md for what Cluster would change.
  */
 
 /**

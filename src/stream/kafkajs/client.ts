@@ -15,7 +15,7 @@ export interface KafkaConnection {
 export interface KafkaSecurity {
   /** TLS: true (the system's CAs) or the PEM text of the CAs to trust. */
   ssl?: boolean | { ca: string[] };
-  sasl?: { mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string };
+  sasl?: KafkaConnection["sasl"];
 }
 
 /** A connection's TLS and SASL settings, its CA file read now. */
