@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from "kafkajs";
 import type { Logger } from "pino";
+// Imported for its effect: kafkajs's idle 1 ms timer per connection stopped (see the file).
+import "./request-queue-fix.js";
 
 /** What a Kafka connection needs; a subset of the service config so `produce` can use it too. */
 export interface KafkaConnection {
@@ -35,6 +37,19 @@ export function kafkajsSecurity(s: KafkaSecurity): Pick<KafkaConfig, "ssl" | "sa
   };
 }
 
+/** Broker answers retried, not failures: logged at debug, not as kafkajs's error lines. */
+const RETRIED_ANSWERS = [
+  "This server does not host this topic-partition",
+  "The coordinator is loading and hence can't process requests",
+  "The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing",
+];
+
+/** Whether a kafkajs log line's `error` is a broker answer that is retried, not a failure. */
+export function isRetriedAnswer(error: unknown): boolean {
+  const text = String(error ?? "");
+  return RETRIED_ANSWERS.some((prefix) => text.startsWith(prefix));
+}
+
 /** A kafkajs client whose own logs go through pino (JSON on stderr), at warn and above. */
 export function createKafka(conn: KafkaConnection, logger: Logger): Kafka {
   const config: KafkaConfig = {
@@ -45,8 +60,9 @@ export function createKafka(conn: KafkaConnection, logger: Logger): Kafka {
       const { message, ...rest } = entry.log;
       // Transactions abort on a failed send, so bounded retries don't weaken our guarantee.
       if (message.startsWith("Limiting retries for the idempotent producer")) return;
-      // Metadata for a topic being auto-created: kafkajs retries it; not worth an error line.
-      if (String(rest.error ?? "").startsWith("This server does not host this topic-partition")) {
+      // Answers that kafkajs (or our sink, for a transaction's steps) waits out and retries: a topic
+      // being auto-created, a coordinator still loading or still writing the last commit's markers.
+      if (isRetriedAnswer(rest.error)) {
         logger.debug({ component: "kafkajs", namespace: entry.namespace, ...rest }, message);
         return;
       }

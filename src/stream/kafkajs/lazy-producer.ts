@@ -1,7 +1,7 @@
 import { Kafka, type Producer as KafkaProducer, logLevel, Partitioners } from "kafkajs";
 import type { Logger } from "pino";
 import type { OutMessage, Producer } from "../port.js";
-import { type KafkaSecurity, kafkajsSecurity } from "./client.js";
+import { isRetriedAnswer, type KafkaSecurity, kafkajsSecurity } from "./client.js";
 
 export interface EmitterKafkaOptions extends KafkaSecurity {
   brokers: string[];
@@ -34,6 +34,8 @@ export class EmitterKafkaProducer implements Producer {
         const { message, ...fields } = entry.log;
         // Our delivery loop retries the batch itself, with the same producer id and sequence numbers.
         if (message.startsWith("Limiting retries for the idempotent producer")) return;
+        // A coordinator still loading, a topic being auto-created: kafkajs retries those.
+        if (isRetriedAnswer(fields.error)) return;
         const log = { component: "kafkajs", namespace: entry.namespace, ...fields };
         if (entry.level <= logLevel.ERROR) opts.logger.error(log, message);
         else opts.logger.warn(log, message);

@@ -1,0 +1,40 @@
+// kafkajs's log lines as createKafka passes them to pino: answers that are retried stay out of the
+// error level, real failures stay in it.
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { createKafka } from "../../src/stream/kafkajs/client.js";
+
+function capture() {
+  const lines: { level: number; msg: string }[] = [];
+  const out = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  return { lines, logger: pino({ level: "debug" }, out) };
+}
+
+describe("createKafka's log lines", () => {
+  it("logs a coordinator's retried answers at debug and other broker errors at error", async () => {
+    const { lines, logger } = capture();
+    const log = createKafka({ brokers: ["127.0.0.1:1"], clientId: "t" }, logger).logger();
+    log.error("Response AddOffsetsToTxn(key: 25, version: 1)", {
+      error:
+        "The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing",
+    });
+    log.error("Response InitProducerId(key: 22, version: 1)", {
+      error: "The coordinator is loading and hence can't process requests for this group",
+    });
+    log.error("Response Produce(key: 0, version: 7)", {
+      error: "The request included a message larger than the max message size the server will accept",
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [20, "Response AddOffsetsToTxn(key: 25, version: 1)"],
+      [20, "Response InitProducerId(key: 22, version: 1)"],
+      [50, "Response Produce(key: 0, version: 7)"],
+    ]);
+  });
+});
