@@ -14,8 +14,9 @@
  *    bounded queue takes them (the producer thread builds their events), for `--seconds`.
  * 3. The emitter's own work per call, alone: building and serialising one event.
  *
- * Options: --calls N (per side, default 15 000: a p99 read off 3 000 calls of a 1 ms tool moved by
- * ±150 µs between runs, even for the discarding producer, three times the 50 µs target), --seconds S
+ * Options: --calls N (per side, default 45 000: the p99 of a 1 ms tool on a shared VM moved by
+ * ±150 µs between runs read off 3 000 calls, and by ±70 µs off 15 000, more than the 50 µs target;
+ * off 45 000 its 95% interval is ~±10 µs), --seconds S
  * (default 5), --concurrency C (default 64), --linger MS (the emitter's lingerMs; default the
  * emitter's default).
  * Env: KAFKA_BROKERS (default 127.0.0.1:9092). Writes bench/results/emitter.json (full-size runs only).
@@ -38,7 +39,7 @@ import { machine, writeResults } from "./lib/results.js";
 
 const { values: args } = parseArgs({
   options: {
-    calls: { type: "string", default: "15000" },
+    calls: { type: "string", default: "45000" },
     seconds: { type: "string", default: "5" },
     concurrency: { type: "string", default: "64" },
     linger: { type: "string" },
@@ -390,7 +391,7 @@ console.table({
   },
 });
 // A run with reduced sizes or another linger is for trying things out: it leaves the results file alone.
-if (CALLS === 15000 && SECONDS === 5 && LINGER === undefined) {
+if (CALLS === 45000 && SECONDS === 5 && LINGER === undefined) {
   writeResults("emitter", result);
   console.log("wrote bench/results/emitter.json");
 }
