@@ -3,7 +3,7 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { createKafka } from "../../src/stream/kafkajs/client.js";
+import { createKafka, kafkajsLogCreator } from "../../src/stream/kafkajs/client.js";
 
 function capture() {
   const lines: { level: number; msg: string }[] = [];
@@ -36,5 +36,25 @@ describe("createKafka's log lines", () => {
       [20, "Response InitProducerId(key: 22, version: 1)"],
       [50, "Response Produce(key: 0, version: 7)"],
     ]);
+  });
+
+  it("drops the retried answers for a sink with no debug (the emitter's thread forwards warn and error only)", async () => {
+    const { lines, logger } = capture();
+    const line = kafkajsLogCreator({ warn: logger.warn.bind(logger), error: logger.error.bind(logger) })(0);
+    const entry = (message: string, error: string) => ({
+      namespace: "Connection",
+      level: 1,
+      label: "ERROR",
+      log: { timestamp: "", message, error },
+    });
+    line(
+      entry(
+        "Response InitProducerId",
+        "The coordinator is loading and hence can't process requests for this group",
+      ),
+    );
+    line(entry("Response Produce", "The request included a message larger than the max message size"));
+    await new Promise((r) => setImmediate(r));
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([[50, "Response Produce"]]);
   });
 });

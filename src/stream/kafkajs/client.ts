@@ -37,17 +37,34 @@ export function kafkajsSecurity(s: KafkaSecurity): Pick<KafkaConfig, "ssl" | "sa
   };
 }
 
-/** Broker answers retried, not failures: logged at debug, not as kafkajs's error lines. */
+/** Broker answers retried, not failures (kafkajsLogCreator). */
 const RETRIED_ANSWERS = [
   "This server does not host this topic-partition",
   "The coordinator is loading and hence can't process requests",
   "The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing",
 ];
 
-/** Whether a kafkajs log line's `error` is a broker answer that is retried, not a failure. */
-export function isRetriedAnswer(error: unknown): boolean {
-  const text = String(error ?? "");
-  return RETRIED_ANSWERS.some((prefix) => text.startsWith(prefix));
+/** Where kafkajs's log lines go: a pino logger, or what forwards them from a worker (no debug there). */
+export type KafkajsLogSink = Pick<Logger, "warn" | "error"> & Partial<Pick<Logger, "debug">>;
+
+/**
+ * kafkajs's log lines as pino lines (`component: "kafkajs"`). Left out of warn and error: the idempotent
+ * producer's note that it limits retries (a transaction aborts on a failed send; the emitter's
+ * delivery loop retries with the same producer id and sequence numbers), and broker answers that
+ * kafkajs, or the sink for a transaction's steps, waits out and retries (RETRIED_ANSWERS): those go
+ * to debug where there is one.
+ */
+export function kafkajsLogCreator(sink: KafkajsLogSink): NonNullable<KafkaConfig["logCreator"]> {
+  return () => (entry) => {
+    const { message, ...rest } = entry.log;
+    if (message.startsWith("Limiting retries for the idempotent producer")) return;
+    const fields = { component: "kafkajs", namespace: entry.namespace, ...rest };
+    const error = String(rest.error ?? "");
+    if (RETRIED_ANSWERS.some((prefix) => error.startsWith(prefix))) sink.debug?.(fields, message);
+    else if (entry.level <= logLevel.ERROR) sink.error(fields, message);
+    else if (entry.level === logLevel.WARN) sink.warn(fields, message);
+    else sink.debug?.(fields, message);
+  };
 }
 
 /** A kafkajs client whose own logs go through pino (JSON on stderr), at warn and above. */
@@ -56,21 +73,7 @@ export function createKafka(conn: KafkaConnection, logger: Logger): Kafka {
     clientId: conn.clientId,
     brokers: conn.brokers,
     logLevel: logLevel.WARN,
-    logCreator: () => (entry) => {
-      const { message, ...rest } = entry.log;
-      // Transactions abort on a failed send, so bounded retries don't weaken our guarantee.
-      if (message.startsWith("Limiting retries for the idempotent producer")) return;
-      // Answers that kafkajs (or our sink, for a transaction's steps) waits out and retries: a topic
-      // being auto-created, a coordinator still loading or still writing the last commit's markers.
-      if (isRetriedAnswer(rest.error)) {
-        logger.debug({ component: "kafkajs", namespace: entry.namespace, ...rest }, message);
-        return;
-      }
-      const fields = { component: "kafkajs", namespace: entry.namespace, ...rest };
-      if (entry.level <= logLevel.ERROR) logger.error(fields, message);
-      else if (entry.level === logLevel.WARN) logger.warn(fields, message);
-      else logger.debug(fields, message);
-    },
+    logCreator: kafkajsLogCreator(logger),
     retry: { initialRetryTime: 100, retries: 8 },
     ...kafkajsSecurity(kafkaSecurity(conn)),
   };

@@ -1,13 +1,12 @@
 import { Kafka, type Producer as KafkaProducer, logLevel, Partitioners } from "kafkajs";
-import type { Logger } from "pino";
 import type { OutMessage, Producer } from "../port.js";
-import { isRetriedAnswer, type KafkaSecurity, kafkajsSecurity } from "./client.js";
+import { type KafkajsLogSink, type KafkaSecurity, kafkajsLogCreator, kafkajsSecurity } from "./client.js";
 
 export interface EmitterKafkaOptions extends KafkaSecurity {
   brokers: string[];
   clientId: string;
   /** Where kafkajs's warnings and errors go (a pino logger, or what forwards them from a worker). */
-  logger: Pick<Logger, "warn" | "error">;
+  logger: KafkajsLogSink;
 }
 
 /**
@@ -30,16 +29,7 @@ export class EmitterKafkaProducer implements Producer {
       retry: { initialRetryTime: 100, maxRetryTime: 5_000, retries: 5 },
       // kafkajs logs to stdout by default, which is the protocol channel of a stdio MCP server.
       logLevel: logLevel.WARN,
-      logCreator: () => (entry) => {
-        const { message, ...fields } = entry.log;
-        // Our delivery loop retries the batch itself, with the same producer id and sequence numbers.
-        if (message.startsWith("Limiting retries for the idempotent producer")) return;
-        // A coordinator still loading, a topic being auto-created: kafkajs retries those.
-        if (isRetriedAnswer(fields.error)) return;
-        const log = { component: "kafkajs", namespace: entry.namespace, ...fields };
-        if (entry.level <= logLevel.ERROR) opts.logger.error(log, message);
-        else opts.logger.warn(log, message);
-      },
+      logCreator: kafkajsLogCreator(opts.logger),
     });
     this.producer = kafka.producer({
       idempotent: true,
