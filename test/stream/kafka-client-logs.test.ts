@@ -27,14 +27,38 @@ describe("createKafka's log lines", () => {
     log.error("Response InitProducerId(key: 22, version: 1)", {
       error: "The coordinator is loading and hence can't process requests for this group",
     });
+    // What a fresh broker answers a service that starts with it.
+    log.error("Response GroupCoordinator(key: 10, version: 2)", {
+      error: "The group coordinator is not available",
+    });
+    log.error("Response InitProducerId(key: 22, version: 1)", {
+      error: "This is not the correct coordinator for this group",
+    });
+    log.error("Response Metadata(key: 3, version: 6)", {
+      error: "There is no leader for this topic-partition as we are in the middle of a leadership election",
+    });
+    // kafkajs's producer retries a send itself and names the answer in its message, not in `error`.
+    log.error(
+      "Failed to send messages: The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing",
+      { retryCount: 0, retryTime: 9 },
+    );
     log.error("Response Produce(key: 0, version: 7)", {
       error: "The request included a message larger than the max message size the server will accept",
     });
+    log.error("Failed to send messages: Topic authorization failed", { retryCount: 0, retryTime: 9 });
     await new Promise((r) => setImmediate(r));
     expect(lines.map((l) => [l.level, l.msg])).toEqual([
       [20, "Response AddOffsetsToTxn(key: 25, version: 1)"],
       [20, "Response InitProducerId(key: 22, version: 1)"],
+      [20, "Response GroupCoordinator(key: 10, version: 2)"],
+      [20, "Response InitProducerId(key: 22, version: 1)"],
+      [20, "Response Metadata(key: 3, version: 6)"],
+      [
+        20,
+        "Failed to send messages: The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing",
+      ],
       [50, "Response Produce(key: 0, version: 7)"],
+      [50, "Failed to send messages: Topic authorization failed"],
     ]);
   });
 

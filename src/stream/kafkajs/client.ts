@@ -37,12 +37,28 @@ export function kafkajsSecurity(s: KafkaSecurity): Pick<KafkaConfig, "ssl" | "sa
   };
 }
 
-/** Broker answers retried, not failures (kafkajsLogCreator). */
+/**
+ * Broker answers retried, not failures (kafkajsLogCreator): what a broker says while it starts, while
+ * a coordinator or a partition leader moves, or for a few milliseconds after a transaction's commit.
+ * kafkajs's own texts (src/protocol/error.js); a retry that runs out surfaces as the call's error.
+ */
 const RETRIED_ANSWERS = [
-  "This server does not host this topic-partition",
-  "The coordinator is loading and hence can't process requests",
-  "The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing",
+  "This server does not host this topic-partition", // UNKNOWN_TOPIC_OR_PARTITION
+  "There is no leader for this topic-partition", // LEADER_NOT_AVAILABLE
+  "This server is not the leader for that topic-partition", // NOT_LEADER_FOR_PARTITION
+  "The coordinator is loading and hence can't process requests", // COORDINATOR_LOAD_IN_PROGRESS
+  "The group coordinator is not available", // COORDINATOR_NOT_AVAILABLE
+  "This is not the correct coordinator for this group", // NOT_COORDINATOR_FOR_GROUP
+  "The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing", // CONCURRENT_TRANSACTIONS
 ];
+
+/** A broker answer in `error`, or in the text of kafkajs's "Failed to send messages: …" retry line. */
+function isRetriedAnswer(error: string, message: string): boolean {
+  for (const answer of RETRIED_ANSWERS) {
+    if (error.startsWith(answer) || message.includes(answer)) return true;
+  }
+  return false;
+}
 
 /** Where kafkajs's log lines go: a pino logger, or what forwards them from a worker (no debug there). */
 export type KafkajsLogSink = Pick<Logger, "warn" | "error"> & Partial<Pick<Logger, "debug">>;
@@ -60,7 +76,7 @@ export function kafkajsLogCreator(sink: KafkajsLogSink): NonNullable<KafkaConfig
     if (message.startsWith("Limiting retries for the idempotent producer")) return;
     const fields = { component: "kafkajs", namespace: entry.namespace, ...rest };
     const error = String(rest.error ?? "");
-    if (RETRIED_ANSWERS.some((prefix) => error.startsWith(prefix))) sink.debug?.(fields, message);
+    if (isRetriedAnswer(error, message)) sink.debug?.(fields, message);
     else if (entry.level <= logLevel.ERROR) sink.error(fields, message);
     else if (entry.level === logLevel.WARN) sink.warn(fields, message);
     else sink.debug?.(fields, message);
