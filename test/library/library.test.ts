@@ -157,6 +157,9 @@ describe("taxonomy", () => {
     ["get_merge_request", "untrusted_content"],
     ["gdrive_read_file", "untrusted_content"],
     ["get_file_contents", "untrusted_content"],
+    // A cloud drive's listing returns the files others shared, contents included (AgentDojo's workspace).
+    ["list_files", "untrusted_content"],
+    ["listFiles", "untrusted_content"],
     // Joined by the share / transfer / sent-then-deleted patterns.
     ["EvernoteManagerManageNoteSharingLevel", "privilege"],
     ["EvernoteManagerReadNote", "untrusted_content"],
