@@ -1,4 +1,4 @@
-import { OUTCOMES, RISK_LEVELS, type ToolCallEvent, timestampSchema } from "./schema.js";
+import { MAX_TIMESTAMP_MS, OUTCOMES, RISK_LEVELS, type ToolCallEvent, timestampSchema } from "./schema.js";
 
 /**
  * The event schema's accepting path, written out by hand. zod rebuilds every record key by key and
@@ -18,9 +18,10 @@ export function fastValidate(v: Record<string, unknown>): ToolCallEvent | undefi
     return undefined;
   let timestamp = v.timestamp;
   if (typeof timestamp === "number") {
-    if (!(Number.isFinite(timestamp) && timestamp >= 0)) return undefined;
+    if (!(Number.isFinite(timestamp) && timestamp >= 0 && timestamp <= MAX_TIMESTAMP_MS)) return undefined;
   } else if (typeof timestamp === "string" && timestampSchema.safeParse(timestamp).success) {
     timestamp = Date.parse(timestamp);
+    if (!((timestamp as number) <= MAX_TIMESTAMP_MS)) return undefined;
   } else return undefined;
 
   // Output keys in the schema's order, as zod writes them; an envelope null is absent (events.md).

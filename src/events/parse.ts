@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { fastValidate } from "./fast-validate.js";
-import { eventSchema, type ToolCallEvent } from "./schema.js";
+import { eventSchema, MAX_TIMESTAMP_MS, TIMESTAMP_RANGE_ERROR, type ToolCallEvent } from "./schema.js";
 
 export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024;
 /** Deeper JSON than this is hostile, not an audit event. */
@@ -65,6 +65,8 @@ export function validateEvent(value: unknown, fromJson = false): ParseResult {
   }
   const e = result.data;
   const timestamp = typeof e.timestamp === "number" ? e.timestamp : Date.parse(e.timestamp);
+  // A string with a negative offset can still land past the last instant RFC 3339 can write.
+  if (timestamp > MAX_TIMESTAMP_MS) return { ok: false, reason: `timestamp: ${TIMESTAMP_RANGE_ERROR}` };
   const event = { ...e, timestamp } as ToolCallEvent;
   // zod rebuilds records key by key and leaves out a "__proto__" key (JSON.parse makes it an ordinary
   // own property). The records are validated as they are, so keep the decoded objects: nothing an

@@ -14,15 +14,26 @@ const boundedString = (max: number) =>
   z.string({ error: requiredError }).min(1, "must not be empty").max(max, `longer than ${max} chars`);
 
 const TIMESTAMP_ERROR = "expected RFC 3339 or epoch ms";
+/**
+ * The last instant RFC 3339 can write (its years have four digits): alerts carry event times as RFC
+ * 3339 text, so a later one (an epoch in µs or ns sent as ms, a year-10000 offset) is refused here.
+ */
+export const MAX_TIMESTAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+export const TIMESTAMP_RANGE_ERROR = "after 9999-12-31T23:59:59.999Z (epoch ms, not µs or ns?)";
 export const timestampSchema = z.union(
   [
     z.iso.datetime({ offset: true, error: TIMESTAMP_ERROR }),
     z
       .number({ error: TIMESTAMP_ERROR })
       .finite({ error: TIMESTAMP_ERROR })
-      .nonnegative({ error: TIMESTAMP_ERROR }),
+      .nonnegative({ error: TIMESTAMP_ERROR })
+      .max(MAX_TIMESTAMP_MS, { error: TIMESTAMP_RANGE_ERROR }),
   ],
-  { error: (issue) => requiredError(issue) ?? TIMESTAMP_ERROR },
+  {
+    error: (issue) =>
+      requiredError(issue) ??
+      (typeof issue.input === "number" && issue.input > MAX_TIMESTAMP_MS ? TIMESTAMP_RANGE_ERROR : TIMESTAMP_ERROR),
+  },
 );
 
 export const hitlSchema = z.object({

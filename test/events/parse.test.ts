@@ -292,6 +292,25 @@ describe("parseEvent: wrong and missing fields", () => {
   });
 });
 
+describe("parseEvent: timestamps RFC 3339 cannot write", () => {
+  // Alerts carry event times as RFC 3339 (four-digit years): a later one once passed validation and then
+  // made building the alert throw, ending replay (and every redelivery in the service).
+  it("refuses an epoch past 9999-12-31T23:59:59.999Z, naming the likely unit mix-up", () => {
+    for (const timestamp of [1e16, 253_402_300_800_000, Number.MAX_VALUE, "9999-12-31T23:00:00-05:00"]) {
+      expect(reason(parseObject({ ...base, timestamp })), String(timestamp)).toBe(
+        "timestamp: after 9999-12-31T23:59:59.999Z (epoch ms, not µs or ns?)",
+      );
+    }
+  });
+
+  it("accepts the last instant RFC 3339 can write", () => {
+    expect(ok(parseObject({ ...base, timestamp: 253_402_300_799_999 })).timestamp).toBe(253_402_300_799_999);
+    expect(ok(parseObject({ ...base, timestamp: "9999-12-31T23:59:59.999Z" })).timestamp).toBe(
+      253_402_300_799_999,
+    );
+  });
+});
+
 describe("parseEvent: hostile input", () => {
   it("refuses non-objects at the top level", () => {
     expect(reason(parseEvent("[]"))).toBe("expected a JSON object, got an array");
