@@ -1,4 +1,5 @@
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { LOG_LEVEL_ERROR, LOG_LEVELS } from "../config/keys.js";
 import { UsageError } from "./errors.js";
 import { registerPatterns } from "./patterns.js";
 import { registerProduce } from "./produce.js";
@@ -10,7 +11,11 @@ import { registerSchema } from "./schema.js";
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command("chainwatch")
     .description("Catches AI agents being turned against the systems they work on.")
-    .option("--log-level <level>", "pino log level (logs are JSON on stderr)", "info")
+    .addOption(
+      new Option("--log-level <level>", `pino log level: ${LOG_LEVELS.join(", ")} (logs are JSON on stderr)`)
+        .default("info")
+        .argParser(logLevel),
+    )
     .exitOverride()
     .showHelpAfterError();
   const ctx = { setExitCode };
@@ -20,6 +25,13 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   registerSchema(program, ctx);
   registerProduce(program, ctx);
   return program;
+}
+
+/** Every command's `--log-level`, checked where it is parsed: an unknown level is a usage error (exit 2). */
+function logLevel(raw: string): string {
+  const level = raw.trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new InvalidArgumentError(LOG_LEVEL_ERROR);
+  return level;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,5 +1,9 @@
 import { z } from "zod";
 
+/** pino's levels, for `logLevel` and every command's `--log-level`. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export const LOG_LEVEL_ERROR = "expected fatal, error, warn, info, debug, trace or silent";
+
 /**
  * Every setting of `chainwatch run`: where it lives in the config file (dotted path), its fixed
  * environment name, its default and its validation. One table so the loader, the redaction and
@@ -281,9 +285,7 @@ export const KEYS: KeySpec[] = [
   {
     path: "logLevel",
     env: "CHAINWATCH_LOG_LEVEL",
-    schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
-      error: "expected fatal, error, warn, info, debug, trace or silent",
-    }),
+    schema: z.enum(LOG_LEVELS, { error: LOG_LEVEL_ERROR }),
     fromEnv: (raw) => raw.trim().toLowerCase(),
     fallback: "info",
     doc: "pino log level (also `--log-level`).",

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
-import { KEYS, type KeySpec } from "./keys.js";
+import { KEYS, type KeySpec, type LOG_LEVELS } from "./keys.js";
 
 export type SaslMechanism = "plain" | "scram-sha-256" | "scram-sha-512";
-export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** The validated configuration of `chainwatch run` (see src/config/keys.ts for every key). */
 export interface Config {

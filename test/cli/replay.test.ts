@@ -140,4 +140,18 @@ describe("chainwatch replay", () => {
     expect(run.stderr).toContain("steps[0].where.tool.glob");
     expect(run.stdout).toBe("");
   });
+
+  it("exits 2 naming the choices for an unknown --log-level, before or after the command", async () => {
+    for (const args of [
+      ["--log-level", "bogus", "replay"],
+      ["replay", "--log-level", "bogus"],
+    ]) {
+      const run = await chainwatch(args, { input: "" });
+      expect(run.code, args.join(" ")).toBe(2);
+      expect(run.stderr).toContain("expected fatal, error, warn, info, debug, trace or silent");
+      expect(run.stderr).not.toMatch(/at .*\.js:\d+/); // a message, not a stack trace
+    }
+    // Levels are read case-insensitively, as CHAINWATCH_LOG_LEVEL is.
+    expect((await chainwatch(["--log-level", "WARN", "replay"], { input: "" })).code).toBe(0);
+  });
 });
