@@ -93,12 +93,14 @@ export function compilePattern(p: PatternFile, source: string): CompiledPattern 
 }
 
 /** The window every group keeps: the longest `within` / `edges_within` of the set. */
+/**
+ * The longest `within` of the set (patterns.md rules 6 and "too late"). An `edges_within` never needs
+ * more: every event of a match already lies within its pattern's `within`, so a longer edge span
+ * bounds nothing, and counting it would keep (and match) events the spec calls too late.
+ */
 export function retentionOf(patterns: readonly CompiledPattern[]): number {
   let longest = 0;
-  for (const p of patterns) {
-    longest = Math.max(longest, p.withinMs);
-    for (const e of p.edgesWithin) longest = Math.max(longest, e.withinMs);
-  }
+  for (const p of patterns) longest = Math.max(longest, p.withinMs);
   return longest;
 }
 

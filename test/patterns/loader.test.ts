@@ -328,8 +328,10 @@ describe("compiled pattern", () => {
     expect(p.groupingId).toBe("user_id");
     expect(any.groupingId).toBe("labels.tenant,user_id");
   });
-  it("retention is the longest within / edges_within", () => {
-    expect(set.retentionMs).toBe(1_200_000);
+  it("retention is the longest within: a longer edges_within does not widen it (rule 6)", () => {
+    expect(p.edgesWithin[0]!.withinMs).toBeGreaterThan(p.withinMs);
+    expect(set.retentionMs).toBe(Math.max(...set.patterns.map((q) => q.withinMs)));
+    expect(set.retentionMs).toBe(600_000);
   });
   it("fixture paths resolve against the pattern file; fields cover what is read", () => {
     expect(p.tests[0]!.events).toBe(join(process.cwd(), "lib/fixtures/x.jsonl"));

@@ -172,10 +172,9 @@ export class Reference {
       if (!compiled) throw new Error(`reference: pattern ${json.id} not in the compiled set`);
       return readPattern(json, compiled);
     });
+    // patterns.md rule 6 and "too late": the longest `within` (an edge's span never needs more).
     let w = 0;
-    for (const p of this.patterns) {
-      w = Math.max(w, p.withinMs, ...p.edgesWithin.map((e) => e.ms));
-    }
+    for (const p of this.patterns) w = Math.max(w, p.withinMs);
     this.windowMs = w;
     for (const p of this.patterns) {
       if (!this.groupings.some((g) => g.join(",") === p.groupingKey)) this.groupings.push(p.groupBy);

@@ -62,10 +62,17 @@ describe("rule 6: too late", () => {
     expect(fired(run.alerts)).toEqual([{ trigger: "b2", steps: { a: ["a1"], b: ["b2"] } }]);
   });
 
-  it("edges_within counts towards W", async () => {
+  it("a longer edges_within does not widen W: too late is judged by the longest within alone", async () => {
     const p = chain("5s", { edges_within: [{ from: "a", to: "b", within: "30s" }] });
-    const run = await detectRun(p, [ev("z", 100, "noise"), ev("a1", 70, "a"), ev("a0", 69.999, "a")]);
+    // W = 5s: a1 (30s behind z) is too late, a2 (5s behind) is kept; a2 and b1 then match.
+    const run = await detectRun(p, [
+      ev("z", 100, "noise"),
+      ev("a1", 70, "a"),
+      ev("a2", 95, "a"),
+      ev("b1", 99, "b"),
+    ]);
     expect(run.tooLate).toBe(1);
+    expect(fired(run.alerts)).toEqual([{ trigger: "b1", steps: { a: ["a2"], b: ["b1"] } }]);
   });
 
   it("a one-step pattern without within has W = 0: any event older than the newest is too late", async () => {
