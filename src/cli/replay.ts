@@ -129,9 +129,12 @@ async function run(
   // Replay keeps every group it needs: drop one only once it has been idle well past the window and
   // any suppress period (then it could not change a result).
   const maxSuppress = Math.max(0, ...set.patterns.map((p) => p.suppressMs));
+  // Duplicates are global by event_id (patterns.md): an id is remembered for the whole input, not 24 h
+  // of event time, bounded only by the count (the oldest of more than 2 million go first, counted).
   const store = new MemoryStore({
     maxGroups: 10_000_000,
     idleMs: 2 * (set.retentionMs + maxSuppress) + 3_600_000,
+    seenTtlMs: Number.POSITIVE_INFINITY,
   });
   const stats: ReplayStats = {
     lines: 0,

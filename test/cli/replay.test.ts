@@ -154,4 +154,36 @@ describe("chainwatch replay", () => {
     // Levels are read case-insensitively, as CHAINWATCH_LOG_LEVEL is.
     expect((await chainwatch(["--log-level", "WARN", "replay"], { input: "" })).code).toBe(0);
   });
+
+  it("remembers an id for the whole input: a duplicate two days of event time later yields nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cw-replay-"));
+    writeFileSync(
+      join(dir, "p.json"),
+      JSON.stringify({
+        id: "one",
+        version: 1,
+        title: "one",
+        severity: "low",
+        steps: [{ id: "d", where: { tool: "delete_all" } }],
+      }),
+    );
+    const at = (ms: number) => new Date(Date.UTC(2026, 10, 20) + ms).toISOString();
+    const event = (id: string, user: string, ms: number, tool: string) =>
+      JSON.stringify({ event_id: id, timestamp: at(ms), user_id: user, server: "s", tool });
+    const day = 86_400_000;
+    const input = [
+      event("d1", "u1", 0, "delete_all"),
+      // Another user moves event time two days on: u1's group is idle long enough to be let go.
+      event("x1", "u2", 2 * day, "read"),
+      event("x2", "u2", 2 * day + 1, "read"),
+      event("d1", "u1", 0, "delete_all"),
+    ].join("\n");
+    // One event per batch: a repeat within a batch is caught before the store is asked.
+    const run = await chainwatch(["replay", "--batch-size", "1", "--patterns", join(dir, "p.json")], {
+      input,
+    });
+    expect(run.code).toBe(0);
+    expect(parseAlerts(run.stdout)).toHaveLength(1);
+    expect(run.stderr).toMatch(/1 duplicates?/);
+  });
 });
