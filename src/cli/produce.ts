@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { ConfigError, loadProducerConfig, type ProducerConfig } from "../config/load.js";
+import { isBlankLine, jsonlLines } from "../events/jsonl.js";
 import { DEFAULT_MAX_EVENT_BYTES, parseEvent } from "../events/parse.js";
 import { createKafka } from "../stream/kafkajs/client.js";
 import { KafkajsProducer } from "../stream/kafkajs/producer.js";
@@ -69,9 +69,9 @@ export async function produce(opts: { input: string; topic?: string; logLevel: s
     }
   };
   try {
-    for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    for await (const line of jsonlLines(input)) {
       lineNo++;
-      if (line.trim() === "") continue;
+      if (isBlankLine(line)) continue;
       const parsed = parseEvent(line, { maxBytes: DEFAULT_MAX_EVENT_BYTES });
       if (!parsed.ok) {
         invalid++;

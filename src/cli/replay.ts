@@ -1,11 +1,11 @@
 import { once } from "node:events";
 import { createReadStream, createWriteStream, openSync } from "node:fs";
 import { access, constants, stat } from "node:fs/promises";
-import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import type { Command } from "commander";
 import { encodeAlert } from "../alerts/build.js";
 import { Detector } from "../engine/detector.js";
+import { isBlankLine, jsonlLines } from "../events/jsonl.js";
 import { parseEvent } from "../events/parse.js";
 import type { PatternSet } from "../patterns/compiled.js";
 import { loadPatternSet, PatternLoadError } from "../patterns/index.js";
@@ -176,14 +176,14 @@ async function run(
     }
   };
 
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const line of lines) {
+  for await (const line of jsonlLines(input)) {
     const n = ++stats.lines;
-    if (line.trim() === "") continue;
+    if (isBlankLine(line)) continue;
     const parsed = parseEvent(line);
     if (!parsed.ok) {
       stats.invalid++;
-      if (dlq) await write(dlq, `${JSON.stringify({ line: n, reason: parsed.reason, raw: line })}\n`);
+      const raw = line.toString("utf8");
+      if (dlq) await write(dlq, `${JSON.stringify({ line: n, reason: parsed.reason, raw })}\n`);
       else process.stderr.write(`line ${n}: ${parsed.reason}\n`);
       continue;
     }

@@ -186,4 +186,25 @@ describe("chainwatch replay", () => {
     expect(parseAlerts(run.stdout)).toHaveLength(1);
     expect(run.stderr).toMatch(/1 duplicates?/);
   });
+
+  it("refuses a line that is not UTF-8 (as the service does) and goes on; CRLF endings are fine", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cw-replay-"));
+    const line = (id: string) =>
+      `{"event_id":"${id}","timestamp":"2026-11-20T09:00:00Z","user_id":"u1","server":"s","tool":"t"}`;
+    const file = join(dir, "in.jsonl");
+    // Line 2's id carries a byte that is not UTF-8: decoded, it would pass as a different id (U+FFFD).
+    writeFileSync(
+      file,
+      Buffer.concat([
+        Buffer.from(`${line("e1")}\r\n`),
+        Buffer.from(line("e2"), "utf8").subarray(0, 15),
+        Buffer.from([0xff]),
+        Buffer.from(`${line("e2").slice(15)}\r\n${line("e3")}\r\n`),
+      ]),
+    );
+    const run = await chainwatch(["replay", "--input", file]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/^line 2: not UTF-8 at byte 15$/m);
+    expect(run.stderr).toMatch(/2 events read \(3 lines\), 1 invalid/);
+  });
 });
