@@ -196,8 +196,8 @@ describe("taxonomy", () => {
     ["approve_pull_request", "approval"],
     ["get_current_day", "private_data"],
     // A payment history names the user's own payees: paying one of them back is the everyday banking task, so
-    // treating the history as untrusted would join every refund to its IBAN. Injected payment subjects are left
-    // to the instruction-marker pattern.
+    // treating the history as untrusted would join every refund to its IBAN. Injected payment subjects are joined
+    // by injection.recipient-from-injected-instructions, which needs injection phrasing in the text instead.
     ["get_most_recent_transactions", "untrusted_content"],
     ["get_scheduled_transactions", "untrusted_content"],
     ["draft_email", "public_sink"],
