@@ -419,10 +419,12 @@ export class RedisStore implements StateStore {
 
   private seenArgs(seen: SaveBatch["seen"]): Map<number, string[]> {
     const shards = this.seenShards;
+    // Each id hashed once (the shard is read off its member).
+    const members = seen.map((s) => ({ member: seenMember(s.id), timestamp: s.timestamp }));
     return byShard(
-      seen,
-      (s) => seenShardOf(seenMember(s.id), shards),
-      (a, s) => a.push(String(s.timestamp), seenMember(s.id)),
+      members,
+      (s) => seenShardOf(s.member, shards),
+      (a, s) => a.push(String(s.timestamp), s.member),
     );
   }
 
