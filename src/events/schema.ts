@@ -32,7 +32,9 @@ export const timestampSchema = z.union(
   {
     error: (issue) =>
       requiredError(issue) ??
-      (typeof issue.input === "number" && issue.input > MAX_TIMESTAMP_MS ? TIMESTAMP_RANGE_ERROR : TIMESTAMP_ERROR),
+      (typeof issue.input === "number" && issue.input > MAX_TIMESTAMP_MS
+        ? TIMESTAMP_RANGE_ERROR
+        : TIMESTAMP_ERROR),
   },
 );
 

@@ -36,7 +36,13 @@ describe("jsonlLines", () => {
             at += size;
           }
           const whole = bytes.toString("latin1");
-          const expected = whole === "" ? [] : whole.replace(/\n$/, "").split("\n").map((l) => l.replace(/\r$/, ""));
+          const expected =
+            whole === ""
+              ? []
+              : whole
+                  .replace(/\n$/, "")
+                  .split("\n")
+                  .map((l) => l.replace(/\r$/, ""));
           expect(await linesOf(chunks)).toEqual(expected);
         },
       ),
