@@ -157,6 +157,10 @@ describe("taxonomy", () => {
     ["get_merge_request", "untrusted_content"],
     ["gdrive_read_file", "untrusted_content"],
     ["get_file_contents", "untrusted_content"],
+    // Browser-style agent tools: opening a page reads third-party text; submitting a form sends to whoever runs it.
+    ["open_webpage", "untrusted_content"],
+    ["visit_url", "untrusted_content"],
+    ["submit_external_form", "public_sink"],
     // A cloud drive's listing returns the files others shared, contents included (AgentDojo's workspace).
     ["list_files", "untrusted_content"],
     ["listFiles", "untrusted_content"],
