@@ -52,11 +52,16 @@ export async function loadPatternSet(opts: LoadOptions = {}): Promise<LoadedPatt
   const taxonomies: JsonSource[] = [];
   const order: string[] = [];
 
+  // Files are named in messages as the user named them (a directory's files under the directory as
+  // given); the built-in library, which nobody named, relative to the working directory.
+  const builtin = !opts.patterns?.length;
+  const nameOf = (file: string) =>
+    builtin && file.startsWith(BUILTIN_PATTERNS_DIR) ? displayName(resolve(file)) : file;
   const read = async (file: string, kind: "auto" | "taxonomy") => {
     const abs = resolve(file);
     if (seen.has(abs)) return;
     seen.add(abs);
-    const shown = displayName(abs);
+    const shown = nameOf(file);
     order.push(shown);
     let json: unknown;
     try {
@@ -78,8 +83,8 @@ export async function loadPatternSet(opts: LoadOptions = {}): Promise<LoadedPatt
       try {
         files = (await stat(p)).isDirectory() ? await jsonFilesUnder(p) : [p];
       } catch (err) {
-        order.push(displayName(resolve(p)));
-        issues.push({ file: displayName(resolve(p)), path: "", message: readProblem(err) });
+        order.push(nameOf(p));
+        issues.push({ file: nameOf(p), path: "", message: readProblem(err) });
         continue;
       }
       for (const f of files) await read(f, kind);

@@ -87,6 +87,17 @@ describe("chainwatch patterns validate", () => {
       "",
     ]);
   });
+  it("names each file as it was given: an absolute path, ./, a directory's files under the directory", () => {
+    const errorOf = (path: string) => `${path}: steps[0].where.tool.glob: expected string, got number`;
+    // Inside the working directory too: an absolute path stays absolute.
+    expect(chainwatch("patterns", "validate", join(dir, "bad/a.json")).stderr).toContain(
+      errorOf(join(dir, "bad/a.json")),
+    );
+    expect(chainwatch("patterns", "validate", "./bad/a.json").stderr).toContain(errorOf("./bad/a.json"));
+    expect(chainwatch("patterns", "validate", join(dir, "bad")).stderr).toContain(
+      errorOf(join(dir, "bad", "a.json")),
+    );
+  });
   it("reports a fixture that does not exist", () => {
     write("nofix/p.json", { ...exfil, tests: [{ name: "t", events: "fixtures/gone.jsonl", expect: 1 }] });
     const r = chainwatch("patterns", "validate", "nofix/p.json");
