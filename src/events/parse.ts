@@ -3,6 +3,7 @@ import { fastValidate } from "./fast-validate.js";
 import { eventSchema, MAX_TIMESTAMP_MS, TIMESTAMP_RANGE_ERROR, type ToolCallEvent } from "./schema.js";
 
 export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024;
+const LOWER_T_OR_Z = /[tz]/;
 /** Deeper JSON than this is hostile, not an audit event. */
 export const MAX_DEPTH = 64;
 
@@ -52,6 +53,9 @@ export function validateEvent(value: unknown, fromJson = false): ParseResult {
     return { ok: false, reason: `expected a JSON object, got ${describe(value)}` };
   }
   if (depthExceeds(value, MAX_DEPTH)) return { ok: false, reason: `nesting deeper than ${MAX_DEPTH} levels` };
+  // RFC 3339 (5.6) lets "T" and "Z" be written in lower case; the validator wants them upper.
+  const ts = (value as Record<string, unknown>).timestamp;
+  if (typeof ts === "string" && LOWER_T_OR_Z.test(ts)) value = { ...value, timestamp: ts.toUpperCase() };
   if (fromJson) {
     const fast = fastValidate(value as Record<string, unknown>);
     if (fast) return { ok: true, event: fast };

@@ -83,6 +83,15 @@ describe("parseEvent: valid events", () => {
     expect([given.method, given.outcome]).toEqual(["resources/read", "denied"]);
   });
 
+  it("reads the lower-case t and z that RFC 3339 allows", () => {
+    expect(ok(parseObject({ ...base, timestamp: "2026-11-20t09:14:03.120z" })).timestamp).toBe(
+      Date.UTC(2026, 10, 20, 9, 14, 3, 120),
+    );
+    expect(ok(parseObject({ ...base, timestamp: "2026-11-20t10:14:03+01:00" })).timestamp).toBe(
+      Date.UTC(2026, 10, 20, 9, 14, 3),
+    );
+  });
+
   it("reads RFC 3339 timestamps with Z and with offsets, to epoch ms", () => {
     const at = (timestamp: string) => ok(parseObject({ ...base, timestamp })).timestamp;
     expect(at("2026-11-20T09:14:03Z")).toBe(Date.UTC(2026, 10, 20, 9, 14, 3));
