@@ -3,7 +3,6 @@ import { fastValidate } from "./fast-validate.js";
 import { eventSchema, MAX_TIMESTAMP_MS, TIMESTAMP_RANGE_ERROR, type ToolCallEvent } from "./schema.js";
 
 export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024;
-const LOWER_T_OR_Z = /[tz]/;
 /** Deeper JSON than this is hostile, not an audit event. */
 export const MAX_DEPTH = 64;
 
@@ -43,6 +42,8 @@ export function parseEvent(raw: Uint8Array | string, opts: ParseOptions = {}): P
   }
   return validateEvent(value, true);
 }
+
+const LOWER_T_OR_Z = /[tz]/;
 
 /**
  * Validates an already-decoded JSON value. `fromJson`: the value is JSON.parse's own output (no

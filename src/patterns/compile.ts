@@ -92,7 +92,6 @@ export function compilePattern(p: PatternFile, source: string): CompiledPattern 
   return compiled;
 }
 
-/** The window every group keeps: the longest `within` / `edges_within` of the set. */
 /**
  * The longest `within` of the set (patterns.md rules 6 and "too late"). An `edges_within` never needs
  * more: every event of a match already lies within its pattern's `within`, so a longer edge span
