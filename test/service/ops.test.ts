@@ -115,6 +115,26 @@ describe("operations: health, readiness, metrics", () => {
   });
 });
 
+describe("start before the input topic exists", () => {
+  it("waits for the topic (not ready, still running) and then consumes it", { timeout: 90_000 }, async () => {
+    const t = serviceEnv("no-topic-yet");
+    // Only the alert topic: the input topic appears when the first MCP server produces to it.
+    await createTopics([t.alerts], 1);
+    const child = startRun(t.env);
+    await waitLog(child, /joined consumer group/);
+    expect(child.proc.exitCode).toBe(null);
+    const lines = generateStream({ users: 3, events: 40, seed: 11 });
+    await produceLines(t.input, lines);
+    await waitCaughtUp(t.group, t.input);
+    const expected = await expectedAlerts(lines);
+    expect(expected.length).toBeGreaterThan(0);
+    const alerts = alertsOf(await readTopic(t.alerts, { count: expected.length, idleMs: 1500 }));
+    expect(ids(alerts).sort()).toEqual(ids(expected).sort());
+    child.proc.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+  });
+});
+
 describe("SIGHUP pattern reload", () => {
   it("swaps in a valid new set between batches and keeps the old set when the new one is invalid", {
     timeout: 90_000,

@@ -86,10 +86,7 @@ export class KafkajsConsumerSource implements ConsumerSource {
       this.finish = resolve;
     });
     await this.consumer.connect();
-    await this.consumer.subscribe({
-      topics: [this.opts.topic],
-      fromBeginning: this.opts.fromBeginning ?? true,
-    });
+    if (!(await this.subscribe())) return;
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -132,6 +129,28 @@ export class KafkajsConsumerSource implements ConsumerSource {
     await this.finished;
   }
 
+  /**
+   * Subscribes to the input topic, waiting while it does not exist yet: on a fresh deployment the
+   * service often starts before the first MCP server produced (and a broker that auto-creates topics
+   * creates it on that first use, or an admin does). Meanwhile the service runs, not ready, instead of
+   * exiting. False when stopped while waiting.
+   */
+  private async subscribe(): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.consumer.subscribe({ topics: [this.opts.topic], fromBeginning: this.opts.fromBeginning ?? true });
+        return true;
+      } catch (err) {
+        if (this.stopping) return false;
+        if (!isMissingTopic(err)) throw err;
+        if (attempt === 0)
+          this.logger.warn({ topic: this.opts.topic }, "input topic does not exist yet; waiting for it");
+        await sleep(Math.min(5_000, 250 * 2 ** Math.min(attempt, 5)));
+        if (this.stopping) return false;
+      }
+    }
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     try {
@@ -140,4 +159,10 @@ export class KafkajsConsumerSource implements ConsumerSource {
       this.finish?.();
     }
   }
+}
+
+/** kafkajs's answer for a topic the broker does not have (yet), or has no leader for yet. */
+function isMissingTopic(err: unknown): boolean {
+  const type = (err as { type?: unknown }).type;
+  return type === "UNKNOWN_TOPIC_OR_PARTITION" || type === "LEADER_NOT_AVAILABLE";
 }
