@@ -54,10 +54,11 @@ export interface StateStore {
 }
 
 export class StateConflictError extends Error {
-  constructor(readonly keys: string[]) {
-    super(
-      `group state changed by another writer: ${keys.slice(0, 5).join(", ")}${keys.length > 5 ? ", …" : ""}`,
-    );
+  constructor(
+    readonly keys: string[],
+    what = "group state",
+  ) {
+    super(`${what} changed by another writer: ${keys.slice(0, 5).join(", ")}${keys.length > 5 ? ", …" : ""}`);
     this.name = "StateConflictError";
   }
 }

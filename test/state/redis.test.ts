@@ -352,6 +352,29 @@ describe("RedisStore specifics", () => {
       expect(back.events.map((e) => e.event.timestamp)).toEqual([T0, T0 + 1, T0 + 2]);
     });
 
+    it("refuses a save whose new event id another writer saved since the load: duplicates are global", async () => {
+      // One event_id under two users (two groups, two partitions): both batches load it as new.
+      const p = `${uniqueName("cwtest")}:`;
+      const a = open({}, p);
+      const b = open({}, p);
+      const [ra, rb] = [ref("dup-a"), ref("dup-b")];
+      const la = await a.load([ra], ["e-shared"]);
+      const lb = await b.load([rb], ["e-shared"]);
+      expect(la.seen.has("e-shared") || lb.seen.has("e-shared")).toBe(false);
+      const sa = la.groups.get(ra.key)!;
+      const sb = lb.groups.get(rb.key)!;
+      add(sa, event("dup-a", T0));
+      add(sb, event("dup-b", T0));
+      await b.save({ groups: [sb], seen: [{ id: "e-shared", timestamp: T0 }] });
+      const refused = a.save({ groups: [sa], seen: [{ id: "e-shared", timestamp: T0 }] });
+      await expect(refused).rejects.toBeInstanceOf(StateConflictError);
+      await expect(refused).rejects.toThrow(/seen event ids changed by another writer: 1 event id/);
+      // Nothing of the refused batch was written; its retry loads the id as seen.
+      const back = (await open({ cacheGroups: 0 }, p).load([ra], ["e-shared"])).groups.get(ra.key);
+      expect(back?.events ?? []).toEqual([]);
+      expect((await a.load([ra], ["e-shared"])).seen.has("e-shared")).toBe(true);
+    });
+
     it("never serves a state the engine changed without a successful save", async () => {
       const p = `${uniqueName("cwtest")}:`;
       const a = open({}, p);

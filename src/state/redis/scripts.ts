@@ -50,7 +50,10 @@ export const SAVE_HEADER = 12;
 
 /**
  * Saves a batch: checks every group's version first and, if any differs from the one the batch
- * loaded, writes nothing and returns {0, positions of the groups that changed (1-based)}. Otherwise
+ * loaded, writes nothing and returns {0, positions of the groups that changed (1-based)}. Then checks
+ * that none of the batch's new ids became seen since its load (another partition or instance saved
+ * the same event_id meanwhile: duplicates are global) and, if one did, writes nothing and returns
+ * {0, {}, number of such ids}. Otherwise
  * registers the event encoding, applies every group, records the seen ids last, and returns
  * {1, new versions in group order, per shard the ids dropped by the bound before their TTL}.
  *
@@ -81,6 +84,30 @@ for g = 1, nGroups do
   if v ~= expected[g] then changed[#changed + 1] = g end
 end
 if #changed > 0 then return {0, changed} end
+-- The batch's new ids, per shard, read once: checked here, written last.
+local seenPairs = {}
+local seenAt = H + 2
+for _ = 1, nGroups do
+  local nAdd, nEv, nMark, nOb = string.match(ARGV[seenAt], '^%S+ %S+ (%d+) (%d+) (%d+) (%d+)$')
+  seenAt = seenAt + 2 + tonumber(nAdd) + tonumber(nEv) + 2 * tonumber(nMark) + 2 * tonumber(nOb)
+end
+local taken = 0
+for s = 1, nShards do
+  local flat, members = {}, {}
+  for score, member in string.gmatch(ARGV[seenAt + s - 1], '(%S+) (%S+)') do
+    flat[#flat + 1] = score
+    flat[#flat + 1] = member
+    members[#members + 1] = member
+  end
+  seenPairs[s] = flat
+  for j = 1, #members, 1000 do
+    local scores = redis.call('ZMSCORE', KEYS[1 + s], unpack(members, j, math.min(j + 999, #members)))
+    for k = 1, #scores do
+      if scores[k] then taken = taken + 1 end
+    end
+  end
+end
+if taken > 0 then return {0, {}, taken} end
 if nGroups > 0 then
   -- Before any group refers to it; refreshed by every save, so stored events never outlive it.
   redis.call('HSET', KEYS[1], ARGV[9], ARGV[10])
@@ -153,17 +180,10 @@ end
 local dropped = {}
 for s = 1, nShards do
   local key = KEYS[1 + s]
-  local chunk = {}
-  for score, member in string.gmatch(ARGV[i], '(%S+) (%S+)') do
-    chunk[#chunk + 1] = score
-    chunk[#chunk + 1] = member
-    if #chunk == 1000 then
-      redis.call('ZADD', key, 'GT', unpack(chunk))
-      chunk = {}
-    end
+  local flat = seenPairs[s]
+  for j = 1, #flat, 1000 do
+    redis.call('ZADD', key, 'GT', unpack(flat, j, math.min(j + 999, #flat)))
   end
-  if #chunk > 0 then redis.call('ZADD', key, 'GT', unpack(chunk)) end
-  i = i + 1
   local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
   if #top == 2 then
     -- Event times beyond processing time do not move the horizon (a bad clock must not expire every id).

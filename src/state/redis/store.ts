@@ -309,13 +309,17 @@ export class RedisStore implements StateStore {
     for (const { state } of pending) this.cache.drop(state.key);
     const p = this.redis.pipeline();
     (p as unknown as ScriptCommands).cwSaveBatch(keys.length, keys, args);
-    const [reply] = (await this.exec(p)) as [[0, number[]] | [1, number[], number[]]];
+    const [reply] = (await this.exec(p)) as [[0, number[], number?] | [1, number[], number[]]];
 
     if (reply[0] !== 1) {
-      // Nothing written: a group of the batch changed since it was loaded.
+      // Nothing written: a group of the batch changed since it was loaded, or one of its new event ids
+      // was saved meanwhile by another writer (the same event_id on another partition).
       const conflicts = reply[1].map((n) => groups[n - 1]!.key);
-      this.counters.conflicts += conflicts.length;
-      throw new StateConflictError(conflicts);
+      const taken = reply[2] ?? 0;
+      this.counters.conflicts += conflicts.length + taken;
+      throw conflicts.length > 0
+        ? new StateConflictError(conflicts)
+        : new StateConflictError([`${taken} event id${taken === 1 ? "" : "s"}`], "seen event ids");
     }
     const [, versions, dropped] = reply;
     for (let j = 0; j < pending.length; j++) {
