@@ -123,14 +123,21 @@ function readKeys(
     } else if (opts.flags?.[key.path] !== undefined) {
       value = opts.flags[key.path];
       where = `--${key.path.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    } else if (fileValues.has(key.path)) {
-      value = fileValues.get(key.path);
-      where = `${opts.file}: ${key.path}`;
+    } else if (fileValues.has(key.path) || fileValues.has(key.env)) {
+      // cli.md names only the CHAINWATCH_* names, "also settable in the config file": a file may use
+      // them as flat keys (with the same text as in the environment) or the nested paths.
+      const byEnvName = !fileValues.has(key.path);
+      if (!byEnvName && fileValues.has(key.env))
+        problems.push(`${opts.file}: ${key.path} and ${key.env} are the same setting: give one`);
+      const raw = fileValues.get(byEnvName ? key.env : key.path);
+      value = byEnvName && typeof raw === "string" ? key.fromEnv(raw) : raw;
+      where = `${opts.file}: ${byEnvName ? key.env : key.path}`;
     } else {
       value = key.fallback;
       where = key.path;
     }
     fileValues.delete(key.path);
+    fileValues.delete(key.env);
     if (value === undefined) continue;
     const checked = key.schema.safeParse(value);
     if (!checked.success) {

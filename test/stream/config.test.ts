@@ -93,6 +93,33 @@ describe("config", () => {
     expect(problems).toHaveLength(5);
   });
 
+  it("takes the CHAINWATCH_* names as flat file keys too, written as in the environment", () => {
+    const file = configFile({
+      CHAINWATCH_INPUT_TOPIC: "flat.in",
+      CHAINWATCH_KAFKA_BROKERS: "k1:9092,k2:9092",
+      CHAINWATCH_HTTP_PORT: "9500",
+      CHAINWATCH_BATCH_SIZE: 250,
+      kafka: { groupId: "nested" },
+    });
+    const c = loadConfig({ file, env: { CHAINWATCH_BATCH_SIZE: "100" } });
+    expect(c.kafka.inputTopic).toBe("flat.in");
+    expect(c.kafka.dlqTopic).toBe("flat.in.dlq");
+    expect(c.kafka.brokers).toEqual(["k1:9092", "k2:9092"]);
+    expect(c.http.port).toBe(9500);
+    expect(c.kafka.groupId).toBe("nested");
+    expect(c.limits.batchSize).toBe(100); // env still wins
+    expect(
+      problemsOf(() => loadConfig({ file: configFile({ CHAINWATCH_HTTP_PORT: "x" }), env: {} }))[0],
+    ).toMatch(/: CHAINWATCH_HTTP_PORT: expected an integer 0\.\.65535, got "x"$/);
+    expect(
+      problemsOf(() =>
+        loadConfig({ file: configFile({ CHAINWATCH_GROUP_ID: "a", kafka: { groupId: "b" } }), env: {} }),
+      ),
+    ).toEqual([
+      expect.stringMatching(/kafka\.groupId and CHAINWATCH_GROUP_ID are the same setting: give one$/),
+    ]);
+  });
+
   it("reports file keys by file and path, and unknown keys", () => {
     const file = configFile({ http: { port: 70000 }, kafka: { grupId: "typo" } });
     const problems = problemsOf(() => loadConfig({ file, env: {} }));
