@@ -8,4 +8,9 @@ export class UsageError extends Error {
 
 export interface CliContext {
   setExitCode(code: number): void;
+  /**
+   * Hands over the stop signals bin/chainwatch.js held while the modules loaded and stops holding
+   * them: `run` calls it once its own handlers are in place.
+   */
+  takeSignals?: () => NodeJS.Signals[];
 }

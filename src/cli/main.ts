@@ -8,7 +8,10 @@ import { registerRun } from "./run.js";
 import { registerSchema } from "./schema.js";
 
 /** Builds the CLI. Each command's action resolves to the process exit code. */
-export function buildProgram(setExitCode: (code: number) => void): Command {
+export function buildProgram(
+  setExitCode: (code: number) => void,
+  takeSignals?: () => NodeJS.Signals[],
+): Command {
   const program = new Command("chainwatch")
     .description("Catches AI agents being turned against the systems they work on.")
     .addOption(
@@ -18,7 +21,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     )
     .exitOverride()
     .showHelpAfterError();
-  const ctx = { setExitCode };
+  const ctx = { setExitCode, takeSignals };
   registerReplay(program, ctx);
   registerRun(program, ctx);
   registerPatterns(program, ctx);
@@ -34,11 +37,14 @@ function logLevel(raw: string): string {
   return level;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(
+  argv: string[],
+  opts: { takeSignals?: () => NodeJS.Signals[] } = {},
+): Promise<number> {
   let code = 0;
   const program = buildProgram((c) => {
     code = c;
-  });
+  }, opts.takeSignals);
   try {
     await program.parseAsync(argv);
     return code;

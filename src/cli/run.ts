@@ -25,7 +25,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
         process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
         return;
       }
-      ctx.setExitCode(await run(config));
+      ctx.setExitCode(await run(config, ctx.takeSignals));
     });
 }
 
@@ -38,8 +38,56 @@ function readConfig(file: string | undefined, logLevel: string | undefined): Con
   }
 }
 
-export async function run(config: Config): Promise<number> {
+export async function run(config: Config, takeSignals?: () => NodeJS.Signals[]): Promise<number> {
   const logger = createLogger(config.logLevel, { command: "run", group: config.kafka.groupId });
+  // Signals are ours from the first moment: a stop while patterns load or the HTTP server starts is
+  // a clean stop too, not the default handler's exit 143.
+  let stopRequested = false;
+  let service: StreamService | undefined;
+  const onStop = (signal: NodeJS.Signals) => {
+    if (stopRequested) return;
+    stopRequested = true;
+    logger.info({ signal }, "stopping: finishing the batch in hand");
+    service?.stop().catch((err) => logger.error({ err }, "error while stopping"));
+  };
+  const onHup = () => {
+    if (!service) return;
+    logger.info("SIGHUP: reloading patterns");
+    service.reload().then(
+      () => logger.info("patterns reloaded; the new set applies from the next batch"),
+      (err) =>
+        logger.error(
+          { err: err instanceof Error ? err.message : err },
+          "pattern reload failed; keeping the old set",
+        ),
+    );
+  };
+  process.on("SIGTERM", onStop);
+  process.on("SIGINT", onStop);
+  process.on("SIGHUP", onHup);
+  for (const signal of takeSignals?.() ?? []) onStop(signal);
+  try {
+    return await serve(
+      config,
+      logger,
+      () => stopRequested,
+      (s) => {
+        service = s;
+      },
+    );
+  } finally {
+    process.off("SIGTERM", onStop);
+    process.off("SIGINT", onStop);
+    process.off("SIGHUP", onHup);
+  }
+}
+
+async function serve(
+  config: Config,
+  logger: ReturnType<typeof createLogger>,
+  stopRequested: () => boolean,
+  started: (service: StreamService) => void,
+): Promise<number> {
   let fault: ReturnType<typeof faultHookFromEnv>;
   try {
     fault = faultHookFromEnv(process.env.CHAINWATCH_FAULT);
@@ -66,48 +114,35 @@ export async function run(config: Config): Promise<number> {
   });
   logger.info({ httpPort: ops.port, config: redactConfig(config) }, "chainwatch run starting");
 
-  let stopRequested = false;
-  const onStop = (signal: NodeJS.Signals) => {
-    if (stopRequested) return;
-    stopRequested = true;
-    logger.info({ signal }, "stopping: finishing the batch in hand");
-    service.stop().catch((err) => logger.error({ err }, "error while stopping"));
-  };
-  const onHup = () => {
-    logger.info("SIGHUP: reloading patterns");
-    service.reload().then(
-      () => logger.info("patterns reloaded; the new set applies from the next batch"),
-      (err) =>
-        logger.error(
-          { err: err instanceof Error ? err.message : err },
-          "pattern reload failed; keeping the old set",
-        ),
-    );
-  };
-  process.on("SIGTERM", onStop);
-  process.on("SIGINT", onStop);
-  process.on("SIGHUP", onHup);
-
   let code = 0;
   try {
-    await service.start();
-    logger.info({ httpPort: ops.port }, "consuming");
-    await service.stopped;
-    if (!stopRequested) {
+    if (!stopRequested()) {
+      started(service);
+      await service.start();
+      if (stopRequested()) void service.stop();
+      logger.info({ httpPort: ops.port }, "consuming");
+      await service.stopped;
+    }
+    if (!stopRequested()) {
       logger.error("the Kafka consumer stopped on its own; exiting");
       code = 1;
     }
   } catch (err) {
-    logger.error({ err }, "chainwatch run failed");
-    code = 1;
+    // A failure after a stop was asked for (Kafka unreachable while connecting) ends a clean stop.
+    if (stopRequested())
+      logger.info({ err: err instanceof Error ? err.message : err }, "stopped while starting");
+    else {
+      logger.error({ err }, "chainwatch run failed");
+      code = 1;
+    }
   } finally {
     await service.stop().catch(() => {});
     await ops.close();
     await telemetry.shutdown().catch(() => {});
-    process.off("SIGTERM", onStop);
-    process.off("SIGINT", onStop);
-    process.off("SIGHUP", onHup);
   }
   logger.info({ code }, "stopped");
+  // A Kafka client still retrying a connection in the background keeps timers alive: everything
+  // that matters is closed, so do not linger on them.
+  setTimeout(() => process.exit(code), 1000).unref();
   return code;
 }

@@ -115,6 +115,33 @@ describe("operations: health, readiness, metrics", () => {
   });
 });
 
+describe("stopping at any moment", () => {
+  it("SIGTERM while Kafka is unreachable exits 0 at once, not after kafkajs's retries", {
+    timeout: 60_000,
+  }, async () => {
+    const t = serviceEnv("stop-kafka-down", { CHAINWATCH_KAFKA_BROKERS: `127.0.0.1:${await freePort()}` });
+    const child = startRun(t.env);
+    await waitLog(child, /Connection error/);
+    const asked = Date.now();
+    child.proc.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+    expect(Date.now() - asked).toBeLessThan(5_000);
+  });
+
+  it("SIGTERM while patterns load or the service starts exits 0 (no default handler's 143)", {
+    timeout: 60_000,
+  }, async () => {
+    // 200 ms lands while the modules or the patterns load (the service logs nothing before ~400 ms here).
+    for (const delayMs of [200, 700]) {
+      const t = serviceEnv("stop-early");
+      const child = startRun(t.env);
+      await sleep(delayMs);
+      child.proc.kill("SIGTERM");
+      expect(await child.exited, `SIGTERM after ${delayMs} ms:\n${child.stderr()}`).toBe(0);
+    }
+  });
+});
+
 describe("start before the input topic exists", () => {
   it("waits for the topic (not ready, still running) and then consumes it", { timeout: 90_000 }, async () => {
     const t = serviceEnv("no-topic-yet");

@@ -34,6 +34,7 @@ export class KafkajsConsumerSource implements ConsumerSource {
   private readonly state: SourceStatus = { connected: false, running: false };
   private finished?: Promise<void>;
   private finish?: () => void;
+  private onStopRequested?: () => void;
 
   constructor(
     kafka: Kafka,
@@ -85,8 +86,12 @@ export class KafkajsConsumerSource implements ConsumerSource {
     this.finished = new Promise((resolve) => {
       this.finish = resolve;
     });
-    await this.consumer.connect();
-    if (!(await this.subscribe())) return;
+    // A stop while the broker is unreachable ends the wait at once (kafkajs would retry for ~20 s).
+    const stopped = new Promise<void>((resolve) => {
+      this.onStopRequested = resolve;
+    });
+    await Promise.race([this.consumer.connect(), stopped]);
+    if (this.stopping || !(await this.subscribe())) return;
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -138,7 +143,10 @@ export class KafkajsConsumerSource implements ConsumerSource {
   private async subscribe(): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.consumer.subscribe({ topics: [this.opts.topic], fromBeginning: this.opts.fromBeginning ?? true });
+        await this.consumer.subscribe({
+          topics: [this.opts.topic],
+          fromBeginning: this.opts.fromBeginning ?? true,
+        });
         return true;
       } catch (err) {
         if (this.stopping) return false;
@@ -153,6 +161,7 @@ export class KafkajsConsumerSource implements ConsumerSource {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.onStopRequested?.();
     try {
       await this.consumer.disconnect();
     } finally {
