@@ -7,7 +7,7 @@ import { type Attributes, metrics } from "@opentelemetry/api";
  */
 export function createStreamMetrics() {
   const meter = metrics.getMeter("chainwatch");
-  return {
+  const instruments = {
     eventsIn: meter.createCounter("chainwatch_events_in", {
       description: "Messages read from the input topic",
     }),
@@ -54,6 +54,20 @@ export function createStreamMetrics() {
       description: "Pattern reloads on SIGHUP (attribute result: ok, error)",
     }),
   };
+  // The counters without attributes are exported from the start, at 0: a dashboard or an alert rule
+  // on `chainwatch_events_invalid_total` finds the series before the first invalid event.
+  for (const counter of [
+    instruments.eventsIn,
+    instruments.invalid,
+    instruments.duplicates,
+    instruments.tooLate,
+    instruments.evicted,
+    instruments.republished,
+    instruments.redisRoundTrips,
+    instruments.commitErrors,
+  ])
+    counter.add(0);
+  return instruments;
 }
 
 export type StreamMetrics = ReturnType<typeof createStreamMetrics>;

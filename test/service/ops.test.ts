@@ -150,6 +150,16 @@ describe("start before the input topic exists", () => {
     const child = startRun(t.env);
     await waitLog(child, /joined consumer group/);
     expect(child.proc.exitCode).toBe(null);
+    // Before any event, every counter without attributes is already exported, at 0.
+    const idle = (await get(await child.httpPort, "/metrics")).body;
+    for (const name of [
+      "events_in",
+      "events_invalid",
+      "events_too_late",
+      "events_duplicate",
+      "redis_round_trips",
+    ])
+      expect(idle).toMatch(new RegExp(`chainwatch_${name}_total(\\{[^}]*\\})? 0\\n`));
     const lines = generateStream({ users: 3, events: 40, seed: 11 });
     await produceLines(t.input, lines);
     await waitCaughtUp(t.group, t.input);
