@@ -14,6 +14,7 @@ import {
   type InBatch,
   type InMessage,
   type OutMessage,
+  MessageTooLargeError,
   PartitionFencedError,
   type TransactionalSink,
 } from "./port.js";
@@ -129,7 +130,9 @@ export class Pipeline {
     ];
     const where = { topic: first.topic, partition: first.partition, from: first.offset, to: last.offset };
 
-    const { items, dlq, itemMessages } = this.parse(messages);
+    const parsed = this.parse(messages);
+    const { items, itemMessages } = parsed;
+    let dlq = parsed.dlq;
     // Alerts need their trigger's trace context; most batches have few, so the index is built lazily.
     let triggers: Map<string, Trigger> | undefined;
     const triggerOf = (eventId: string): Trigger | undefined => {
@@ -204,6 +207,20 @@ export class Pipeline {
         if (err instanceof PartitionFencedError) {
           this.deps.logger.warn({ ...where, err }, "partition taken over by another instance");
           throw new BatchAbandonedError("partition fenced");
+        }
+        // An invalid event near the broker's size limit: its dead-letter copy, with the reason headers
+        // added, no longer fits. Send its first maxEventBytes instead (past those it was invalid
+        // anyway), marked, at once; otherwise the partition would retry for ever behind it.
+        if (
+          err instanceof MessageTooLargeError &&
+          dlq.some((m) => m.value.length > this.opts.maxEventBytes)
+        ) {
+          dlq = dlq.map((m) => truncatedDlqMessage(m, this.opts.maxEventBytes));
+          this.deps.logger.warn(
+            { ...where },
+            "a dead-letter copy was too large for the broker: sending it cut",
+          );
+          continue;
         }
         // The state is saved: the retry finds these events seen at the same offsets and republishes.
         this.failing.set("kafka", errorText(err));
@@ -283,4 +300,15 @@ export class Pipeline {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A dead-letter copy cut to `max` bytes, its original length in `chainwatch-value-truncated`. */
+function truncatedDlqMessage(m: OutMessage, max: number): OutMessage {
+  const bytes = typeof m.value === "string" ? Buffer.from(m.value) : m.value;
+  if (bytes.length <= max) return m;
+  return {
+    ...m,
+    value: bytes.subarray(0, max),
+    headers: { ...m.headers, "chainwatch-value-truncated": String(bytes.length) },
+  };
 }

@@ -50,6 +50,14 @@ export class PartitionFencedError extends Error {
   }
 }
 
+/** Thrown by a sink when the broker refused a message of the transaction as larger than it accepts. */
+export class MessageTooLargeError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super("the broker refused a message larger than it accepts", options);
+    this.name = "MessageTooLargeError";
+  }
+}
+
 export interface BatchHandlerContext {
   /** True once the source is stopping: finish the batch in hand, take no new one. */
   isStopping(): boolean;

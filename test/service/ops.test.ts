@@ -14,6 +14,7 @@ import {
   FIXTURE_PATTERNS,
   generateStream,
   ids,
+  kafka,
   produceLines,
   REPO,
   readTopic,
@@ -139,6 +140,47 @@ describe("stopping at any moment", () => {
       child.proc.kill("SIGTERM");
       expect(await child.exited, `SIGTERM after ${delayMs} ms:\n${child.stderr()}`).toBe(0);
     }
+  });
+});
+
+describe("dead letters near the broker's size limit", () => {
+  it("sends the copy of an invalid event too large to forward whole cut and marked, and goes on", {
+    timeout: 90_000,
+  }, async () => {
+    const t = serviceEnv("dlq-too-large");
+    await createTopics([t.input, t.alerts, `${t.input}.dlq`], 1);
+    // The largest value the broker takes on the input topic: its dead-letter copy, with the reason
+    // headers added, is then refused.
+    const producer = kafka().producer();
+    await producer.connect();
+    let size = 1_048_588;
+    for (;;) {
+      try {
+        await producer.send({
+          topic: t.input,
+          acks: -1,
+          messages: [{ key: "u-big", value: Buffer.alloc(size, 0x61) }],
+        });
+        break;
+      } catch {
+        size -= 64;
+      }
+    }
+    await producer.disconnect();
+    const after = generateStream({ users: 2, events: 30, seed: 21 });
+    await produceLines(t.input, after);
+    const child = startRun(t.env);
+    await waitCaughtUp(t.group, t.input);
+    const expected = await expectedAlerts(after);
+    expect(expected.length).toBeGreaterThan(0);
+    const alerts = alertsOf(await readTopic(t.alerts, { count: expected.length, idleMs: 1500 }));
+    expect(ids(alerts).sort()).toEqual(ids(expected).sort());
+    const [dead] = await readTopic(`${t.input}.dlq`, { count: 1, idleMs: 1000 });
+    expect(dead!.headers["chainwatch-value-truncated"]).toBe(String(size));
+    expect(dead!.headers["chainwatch-error"]).toMatch(/event too large/);
+    expect(dead!.value!.length).toBe(65_536);
+    child.proc.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
   });
 });
 

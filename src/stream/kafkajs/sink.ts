@@ -1,5 +1,10 @@
 import { type Kafka, type Producer as KafkaProducer, Partitioners } from "kafkajs";
-import { type OutMessage, PartitionFencedError, type TransactionalSink } from "../port.js";
+import {
+  MessageTooLargeError,
+  type OutMessage,
+  PartitionFencedError,
+  type TransactionalSink,
+} from "../port.js";
 import { toKafkaMessage } from "./messages.js";
 
 export interface TransactionalSinkOptions {
@@ -79,6 +84,7 @@ export class KafkajsTransactionalSink implements TransactionalSink {
       await this.drop(key);
       const type = (err as { type?: string }).type;
       if (type && FENCED.has(type)) throw new PartitionFencedError(key, { cause: err });
+      if (refusedAsTooLarge(err)) throw new MessageTooLargeError({ cause: err });
       throw err;
     }
   }
@@ -128,4 +134,13 @@ async function whileConcurrent<T>(step: () => Promise<T>): Promise<T> {
     }
   }
   return step();
+}
+
+/** kafkajs's MESSAGE_TOO_LARGE, as it comes or wrapped (a retrier's cause, an aggregate's errors). */
+function refusedAsTooLarge(err: unknown, depth = 0): boolean {
+  if (typeof err !== "object" || err === null || depth > 4) return false;
+  const e = err as { type?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
+  if (e.type === "MESSAGE_TOO_LARGE") return true;
+  if (Array.isArray(e.errors) && e.errors.some((x) => refusedAsTooLarge(x, depth + 1))) return true;
+  return refusedAsTooLarge(e.cause, depth + 1) || refusedAsTooLarge(e.originalError, depth + 1);
 }
