@@ -49,7 +49,13 @@ export async function produce(opts: { input: string; topic?: string; logLevel: s
   });
   await opened;
 
-  const producer = await KafkajsProducer.connect(createKafka(kafka, logger));
+  let producer: KafkajsProducer;
+  try {
+    producer = await KafkajsProducer.connect(createKafka(kafka, logger));
+  } catch (err) {
+    logger.error({ err, brokers: kafka.brokers }, "cannot connect to Kafka");
+    return 1;
+  }
   let sent = 0;
   let invalid = 0;
   let lineNo = 0;
@@ -83,8 +89,12 @@ export async function produce(opts: { input: string; topic?: string; logLevel: s
       if (pending.length >= BATCH) await flush();
     }
     await flush();
+  } catch (err) {
+    // What was sent before stays sent (the summary is not printed: the count would be wrong).
+    logger.error({ err, sent, lines: lineNo }, "sending to Kafka failed");
+    return 1;
   } finally {
-    await producer.close();
+    await producer.close().catch(() => {});
   }
   const seconds = (Date.now() - started) / 1000;
   const rate = Math.round(sent / Math.max(seconds, 0.001));

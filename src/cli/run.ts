@@ -110,7 +110,9 @@ async function serve(
     exporter: telemetry.exporter,
     readiness: () => service.readiness(),
   }).catch((err: Error) => {
-    throw new UsageError(`CHAINWATCH_HTTP_PORT: cannot listen on ${config.http.port}: ${err.message}`);
+    throw new UsageError(
+      `CHAINWATCH_HTTP_HOST / CHAINWATCH_HTTP_PORT: cannot listen on ${config.http.host}:${config.http.port}: ${err.message}`,
+    );
   });
   logger.info({ httpPort: ops.port, config: redactConfig(config) }, "chainwatch run starting");
 

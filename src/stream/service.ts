@@ -154,7 +154,7 @@ export class StreamService {
     if (!status?.connected) reasons.push("kafka: not connected");
     if (!status?.running) reasons.push("consumer: not running");
     try {
-      await withTimeout(this.store.ping(), 1000, "redis: no answer within 1s");
+      await withTimeout(this.store.ping(), 1000, "no answer within 1s");
     } catch (err) {
       reasons.push(`redis: ${err instanceof Error ? err.message : String(err)}`);
     }
