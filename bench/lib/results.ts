@@ -4,8 +4,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** What every results file records about the machine it ran on (cli.md: benchmarks). */
-export function machine(): { cores: number; memory: number; node: string } {
-  return { cores: availableParallelism(), memory: totalmem(), node: process.version };
+export function machine(): { cores: number; memory: number; node: string; node_flags: string[] } {
+  // The V8 flags the run had (e.g. the young generation size, which moves these figures a lot).
+  const flags = process.execArgv.filter((a, i, all) => a !== "--import" && all[i - 1] !== "--import");
+  return { cores: availableParallelism(), memory: totalmem(), node: process.version, node_flags: flags };
 }
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "results");
