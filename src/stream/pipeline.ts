@@ -13,8 +13,8 @@ import {
   type BatchHandlerContext,
   type InBatch,
   type InMessage,
-  type OutMessage,
   MessageTooLargeError,
+  type OutMessage,
   PartitionFencedError,
   type TransactionalSink,
 } from "./port.js";
