@@ -119,9 +119,9 @@ async function serve(
   let code = 0;
   try {
     if (!stopRequested()) {
+      // From here a stop signal stops the service (start itself runs without a pause to stop in).
       started(service);
       await service.start();
-      if (stopRequested()) void service.stop();
       logger.info({ httpPort: ops.port }, "consuming");
       await service.stopped;
     }
