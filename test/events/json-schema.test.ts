@@ -6,18 +6,13 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
 import { parseEvent } from "../../src/events/parse.js";
 import { repoRoot } from "../helpers/cli.js";
+import { minimalEvent } from "../helpers/events.js";
 
 const schema = JSON.parse(readFileSync(resolve(repoRoot, "schemas/event.schema.json"), "utf8"));
 // Formats (date-time) are left to the code: this is about the shape, nulls and required fields.
 const validate = new Ajv2020({ strict: false, validateFormats: false }).compile(schema);
 
-const base = {
-  event_id: "01JDX3K8Q1",
-  timestamp: "2026-11-20T09:14:03.120Z",
-  user_id: "u-481",
-  server: "ehr",
-  tool: "export_data",
-};
+const base = minimalEvent;
 
 describe("schemas/event.schema.json", () => {
   it("accepts null for every optional envelope field, as events.md and the code do", () => {

@@ -8,14 +8,9 @@ import {
   parseEvent,
 } from "../../src/events/parse.js";
 import type { ToolCallEvent } from "../../src/events/schema.js";
+import { minimalEvent } from "../helpers/events.js";
 
-const base = {
-  event_id: "01JDX3K8Q1",
-  timestamp: "2026-11-20T09:14:03.120Z",
-  user_id: "u-481",
-  server: "ehr",
-  tool: "export_data",
-};
+const base = minimalEvent;
 
 function ok(result: ParseResult): ToolCallEvent {
   if (!result.ok) throw new Error(`expected a valid event, got: ${result.reason}`);
