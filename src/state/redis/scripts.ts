@@ -84,13 +84,9 @@ for g = 1, nGroups do
   if v ~= expected[g] then changed[#changed + 1] = g end
 end
 if #changed > 0 then return {0, changed} end
--- The batch's new ids, per shard, read once: checked here, written last.
+-- The batch's new ids, per shard (the last nShards values of ARGV), read once: checked here, written last.
 local seenPairs = {}
-local seenAt = H + 2
-for _ = 1, nGroups do
-  local nAdd, nEv, nMark, nOb = string.match(ARGV[seenAt], '^%S+ %S+ (%d+) (%d+) (%d+) (%d+)$')
-  seenAt = seenAt + 2 + tonumber(nAdd) + tonumber(nEv) + 2 * tonumber(nMark) + 2 * tonumber(nOb)
-end
+local seenAt = #ARGV - nShards + 1
 local taken = 0
 for s = 1, nShards do
   local flat, members = {}, {}
