@@ -122,11 +122,12 @@ format_storage() {
   if [[ -f "$data/meta.properties" ]]; then
     return 0
   fi
-  # A KRaft cluster id is 16 random bytes, base64url without padding.
+  # A KRaft cluster id is 16 random bytes, base64url without padding. One in 64 starts with "-",
+  # which the tool's parser reads as an option after a separate "-t": hence "--cluster-id=".
   local cluster_id
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
   say "formatting storage in $data (cluster id $cluster_id)"
-  if ! run_java kafka.tools.StorageTool format -t "$cluster_id" -c "$props" >"$cache/format.log" 2>&1; then
+  if ! run_java kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$props" >"$cache/format.log" 2>&1; then
     cat "$cache/format.log" >&2
     die "kafka.tools.StorageTool format failed"
   fi

@@ -143,6 +143,7 @@ export async function startSecureKafka(): Promise<SecureKafka> {
     `-Dlog4j.configuration=file:${join(REPO, "deploy/kafka/log4j.properties")}`,
     ...["-cp", `${libs}/*`, ...args],
   ];
+  // One id in 64 starts with "-", which the tool reads as an option after a separate "-t".
   const clusterId = randomBytes(16).toString("base64url");
   const scramCreds = ["SCRAM-SHA-256", "SCRAM-SHA-512"].flatMap((m) => [
     "--add-scram",
@@ -150,7 +151,7 @@ export async function startSecureKafka(): Promise<SecureKafka> {
   ]);
   execFileSync(
     "java",
-    java(["kafka.tools.StorageTool", "format", "-t", clusterId, "-c", props, ...scramCreds]),
+    java(["kafka.tools.StorageTool", "format", `--cluster-id=${clusterId}`, "-c", props, ...scramCreds]),
     {
       stdio: "pipe",
     },
