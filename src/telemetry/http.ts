@@ -2,6 +2,12 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { metrics } from "@opentelemetry/api";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  resourceFromAttributes,
+} from "@opentelemetry/resources";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 
 export interface Readiness {
@@ -10,10 +16,17 @@ export interface Readiness {
   reasons: string[];
 }
 
-/** The app's metrics SDK: a MeterProvider whose only reader is the Prometheus exporter (pull). */
+/**
+ * The app's metrics SDK: a MeterProvider whose only reader is the Prometheus exporter (pull). Its
+ * resource names the service `chainwatch` (exported as `target_info`), unless the standard
+ * `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES` say otherwise.
+ */
 export function installMetrics(): { exporter: PrometheusExporter; shutdown: () => Promise<void> } {
   const exporter = new PrometheusExporter({ preventServerStart: true });
-  const provider = new MeterProvider({ readers: [exporter] });
+  const resource = defaultResource()
+    .merge(resourceFromAttributes({ "service.name": "chainwatch" }))
+    .merge(detectResources({ detectors: [envDetector] }));
+  const provider = new MeterProvider({ resource, readers: [exporter] });
   metrics.setGlobalMeterProvider(provider);
   return { exporter, shutdown: () => provider.shutdown() };
 }

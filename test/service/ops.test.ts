@@ -111,6 +111,8 @@ describe("operations: health, readiness, metrics", () => {
     expect(metrics).toMatch(/chainwatch_batch_duration_milliseconds_bucket|chainwatch_batch_duration_bucket/);
     expect(metrics).toMatch(/chainwatch_consumer_lag\{[^}]*partition="[01]"[^}]*\} 0/);
     expect(metrics).toMatch(/chainwatch_redis_round_trips_total(\{[^}]*\})? \d+/);
+    // The resource names the service (it was `unknown_service:node`).
+    expect(metrics).toMatch(/target_info\{[^}]*service_name="chainwatch"/);
     child.proc.kill("SIGTERM");
     expect(await child.exited).toBe(0);
   });
