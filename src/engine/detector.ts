@@ -5,6 +5,7 @@ import type { PatternSet } from "../patterns/compiled.js";
 import type { GroupRef } from "../state/store.js";
 import type { DetectorOptions, Engine, EventOutcome } from "./api.js";
 import { Classifier, Dispatcher } from "./dispatch.js";
+import { DistinctPlan, DistinctSeen } from "./distinct.js";
 import { GroupIndex, holdsEvent } from "./group-index.js";
 import type { EventSource, GroupState, StoredEvent } from "./group-state.js";
 import { Grouping } from "./grouping.js";
@@ -26,6 +27,8 @@ interface GroupingRuntime {
   grouping: Grouping;
   plans: PatternPlan[];
   dispatcher: Dispatcher;
+  /** The `count.distinct` steps, for the pre-check on the values a group has seen. */
+  distinct: DistinctPlan;
   /** Scratch: per plan, the steps the arriving event satisfies (all 0 between searches). */
   masks: Int32Array;
   /** Scratch: the plans with a non-zero mask, ascending. */
@@ -91,11 +94,13 @@ export class Detector implements Engine {
     for (const [id, patterns] of byGrouping) {
       const grouping = new Grouping(id, patterns[0]!.groupBy);
       const plans = patterns.map((p, i) => planPattern(p, i));
+      const dispatcher = new Dispatcher(plans);
       this.runtimes.set(id, {
         id: ++runtimeIds,
         grouping,
         plans,
-        dispatcher: new Dispatcher(plans),
+        dispatcher,
+        distinct: new DistinctPlan(plans, dispatcher.stepSlot, dispatcher.slots.length),
         masks: new Int32Array(plans.length),
         touched: new Int32Array(plans.length),
         lists: [],
@@ -154,7 +159,7 @@ export class Detector implements Engine {
         source === undefined ? { seq: state.nextSeq++, event } : { seq: state.nextSeq++, event, source };
       const events = state.events;
       const position = inOrder ? events.push(stored) - 1 : insertSorted(events, stored);
-      index.insert(position, stored, hits);
+      index.insert(position, stored, hits, this.forgetBefore(state));
       if (!state.live) state.changes.added.push(stored);
     }
     const evicted = this.trim(state, index);
@@ -252,6 +257,7 @@ export class Detector implements Engine {
     rt.search = search;
     const counts = rt.counts;
     const countedIn = rt.countedIn;
+    const { start: dStart, needs: dNeeds } = rt.distinct;
     index.countsInto(counts, countedIn, search);
     for (let t = 0; t < count; t++) {
       const p = touched[t]!;
@@ -263,6 +269,11 @@ export class Detector implements Engine {
       for (let r = needStart[p]!, end = needStart[p + 1]!; r < end && enough; r += 2) {
         const slot = needs[r]!;
         enough = countedIn[slot] === search && counts[slot]! >= needs[r + 1]!;
+      }
+      // A count step needing more distinct values than the group has seen since the window's floor
+      // is ruled out the same way.
+      for (let r = dStart[p]!, end = dStart[p + 1]!; r < end && enough; r += 3) {
+        enough = index.distinct!.atLeast(dNeeds[r]!, anchor.event.timestamp - dNeeds[r + 2]!, dNeeds[r + 1]!);
       }
       if (!enough) continue;
       const plan = rt.plans[p]!;
@@ -301,6 +312,15 @@ export class Detector implements Engine {
     return alerts ?? NO_ALERTS;
   }
 
+  /**
+   * Before this timestamp no later search of the group looks: an arriving event is at most the
+   * retention behind the newest (else too late), and a match at most the longest `within` (≤ the
+   * retention) before it.
+   */
+  private forgetBefore(state: GroupState): number {
+    return state.newest - 2 * this.retentionMs;
+  }
+
   /** The runtime of a grouping; the last one asked is kept (a batch mostly asks the same). */
   private runtimeOf(groupingId: string): GroupingRuntime | undefined {
     if (groupingId === this.lastGroupingId) return this.lastRuntime;
@@ -315,9 +335,10 @@ export class Detector implements Engine {
     // Another detector's index (other slot ids) is not this one's: rebuilt, as for a fresh state.
     if (cached instanceof GroupIndex && cached.owner === rt.id && cached.inSync(state)) return cached;
     // A state loaded fresh (or changed outside the engine): index its events once.
-    const index = new GroupIndex(state, rt.id);
+    const index = new GroupIndex(state, rt.id, rt.distinct.empty ? undefined : new DistinctSeen(rt.distinct));
+    const forgetBefore = this.forgetBefore(state);
     state.events.forEach((ev, i) => {
-      index.insert(i, ev, rt.dispatcher.evaluate(ev.event, this.classifier.classify(ev.event)));
+      index.insert(i, ev, rt.dispatcher.evaluate(ev.event, this.classifier.classify(ev.event)), forgetBefore);
     });
     index.markSynced(state);
     state.engineIndex = index;

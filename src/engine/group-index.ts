@@ -1,3 +1,4 @@
+import type { DistinctSeen } from "./distinct.js";
 import type { GroupState, StoredEvent } from "./group-state.js";
 import { countBefore, dropFront } from "./order.js";
 
@@ -28,11 +29,13 @@ export class GroupIndex {
 
   /**
    * `state`: the group state this index belongs to (an index found on a copy is not trusted);
-   * `owner`: what its slot ids mean (the id of the detector runtime that built it).
+   * `owner`: what its slot ids mean (the id of the detector runtime that built it); `distinct`: the
+   * values its `count.distinct` steps have seen, when the runtime has such steps.
    */
   constructor(
     private readonly state: GroupState,
     readonly owner: number,
+    readonly distinct?: DistinctSeen,
   ) {}
 
   /**
@@ -64,8 +67,11 @@ export class GroupIndex {
     return out;
   }
 
-  /** Records `item`, just inserted at `position` of `state.events`, under its slots. */
-  insert(position: number, item: StoredEvent, entries: readonly number[]): void {
+  /**
+   * Records `item`, just inserted at `position` of `state.events`, under its slots. `forgetBefore`:
+   * see `DistinctSeen.add`.
+   */
+  insert(position: number, item: StoredEvent, entries: readonly number[], forgetBefore: number): void {
     const ts = item.event.timestamp;
     if (position === this.entriesAt.length) {
       this.entriesAt.push(entries);
@@ -75,6 +81,7 @@ export class GroupIndex {
       this.times.splice(position, 0, ts);
     }
     for (let e = 0; e < entries.length; e++) this.add(entries[e]!, 1);
+    this.distinct?.add(item, entries, forgetBefore);
   }
 
   /**

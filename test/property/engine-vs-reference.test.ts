@@ -99,7 +99,8 @@ const patternArb = (greedyShapes: boolean): fc.Arbitrary<Pattern> =>
         maybe(
           fc.record({
             min: fc.constantFrom(1, 1, 2, 2, 3),
-            distinct: maybe(fc.constantFrom("arguments.x", "arguments.y"), 1, 2),
+            // session_id and tool: paths the engine tracks per group for its distinct pre-check (distinct.ts).
+            distinct: maybe(fc.constantFrom("arguments.x", "arguments.y", "session_id", "tool"), 1, 2),
           }),
           greedyShapes ? 3 : 1,
           2,
