@@ -121,7 +121,6 @@ const DIGITS64 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 /** The call flag per outcome index (success has none). */
 const OUTCOME_FLAGS = ["", "E", "D"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const LONE_SURROGATE = /\p{Cs}/u;
 /** A shorter hex run saves too little for its tag. */
 const MIN_HEX = 16;
 /** Fields up to and including the first of the source. */
@@ -206,7 +205,7 @@ function unTime(f: string): number {
 const nameText = remembered((s: string) => text(s), 10_000);
 
 function text(s: string): string {
-  if (UUID.test(s)) return `${RS}u${Buffer.from(s.replaceAll("-", ""), "hex").toString("base64url")}`;
+  if (s.length === 36 && UUID.test(s)) return `${RS}u${Buffer.from(s.replaceAll("-", ""), "hex").toString("base64url")}`;
   let start = s.length;
   while (start > 0 && isHex(s.charCodeAt(start - 1))) start--;
   if ((s.length - start) % 2 === 1) start++;
@@ -222,7 +221,7 @@ function isHex(c: number): boolean {
 }
 
 function plain(s: string): boolean {
-  return !s.includes(US) && !LONE_SURROGATE.test(s);
+  return !s.includes(US) && (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
 function encodeSource(s: EventSource | undefined, schema: Schema, out: string[]): void {
