@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import type { Kafka } from "kafkajs";
+import { afterEach } from "vitest";
 import type { Alert } from "../../src/alerts/types.js";
 import { Detector } from "../../src/engine/detector.js";
 import { parseEvent } from "../../src/events/parse.js";
@@ -232,12 +233,24 @@ export interface Child {
   httpPort: Promise<number>;
 }
 
+/** Services started by the current test and not yet exited. */
+const running = new Set<ChildProcess>();
+
+// A test that fails before stopping its services must not leave them running (consuming its topics,
+// holding ports) into the next tests and past the run.
+afterEach(() => {
+  for (const proc of running) proc.kill("SIGKILL");
+  running.clear();
+});
+
 /** `node bin/chainwatch.js run` with the given environment (dist/ must be built: `npm run build`). */
 export function startRun(env: Record<string, string>, args: string[] = []): Child {
   const proc = spawn(process.execPath, [resolve(REPO, "bin/chainwatch.js"), "run", ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(proc);
+  proc.on("exit", () => running.delete(proc));
   let err = "";
   let portFound: (p: number) => void = () => {};
   const httpPort = new Promise<number>((r) => {
