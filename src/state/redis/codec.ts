@@ -205,7 +205,8 @@ function unTime(f: string): number {
 const nameText = remembered((s: string) => text(s), 10_000);
 
 function text(s: string): string {
-  if (s.length === 36 && UUID.test(s)) return `${RS}u${Buffer.from(s.replaceAll("-", ""), "hex").toString("base64url")}`;
+  if (s.length === 36 && UUID.test(s))
+    return `${RS}u${Buffer.from(s.replaceAll("-", ""), "hex").toString("base64url")}`;
   let start = s.length;
   while (start > 0 && isHex(s.charCodeAt(start - 1))) start--;
   if ((s.length - start) % 2 === 1) start++;
