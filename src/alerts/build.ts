@@ -23,7 +23,21 @@ export function alertIdOf(
   return sha256(parts.join("\n"), "hex").slice(0, 32);
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
+/**
+ * RFC 3339 text of epoch ms, remembered in a small direct-mapped table: an alert writes 3 + n of them,
+ * and the events of a chain appear in the alerts of every pattern that matches it.
+ */
+export function iso(ms: number): string {
+  const slot = ms & (ISO_SLOTS - 1);
+  if (isoKeys[slot] === ms) return isoTexts[slot]!;
+  const text = new Date(ms).toISOString();
+  isoKeys[slot] = ms;
+  isoTexts[slot] = text;
+  return text;
+}
+const ISO_SLOTS = 1024;
+const isoKeys = new Float64Array(ISO_SLOTS).fill(Number.NaN);
+const isoTexts: string[] = new Array(ISO_SLOTS).fill("");
 
 /** Turns a match into an Alert (alerts.md); `detectedAt` is processing time, epoch ms. */
 export function buildAlert(match: Match, detectedAt: number): Alert {
