@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { LOG_LEVEL_ERROR, LOG_LEVELS } from "../config/keys.js";
+import { LOG_LEVEL_ERROR, LOG_LEVELS, parseLogLevel } from "../config/keys.js";
 import { UsageError } from "./errors.js";
 import { registerPatterns } from "./patterns.js";
 import { registerProduce } from "./produce.js";
@@ -32,8 +32,8 @@ export function buildProgram(
 
 /** Every command's `--log-level`, checked where it is parsed: an unknown level is a usage error (exit 2). */
 function logLevel(raw: string): string {
-  const level = raw.trim().toLowerCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new InvalidArgumentError(LOG_LEVEL_ERROR);
+  const level = parseLogLevel(raw);
+  if (level === undefined) throw new InvalidArgumentError(LOG_LEVEL_ERROR);
   return level;
 }
 

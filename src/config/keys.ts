@@ -3,6 +3,14 @@ import { z } from "zod";
 /** pino's levels, for `logLevel` and every command's `--log-level`. */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export const LOG_LEVEL_ERROR = "expected fatal, error, warn, info, debug, trace or silent";
+const logLevelSchema = z.enum(LOG_LEVELS, { error: LOG_LEVEL_ERROR });
+const logLevelText = (raw: string) => raw.trim().toLowerCase();
+
+/** A log level as written in the environment or on the command line, or undefined if it is none. */
+export function parseLogLevel(raw: string): (typeof LOG_LEVELS)[number] | undefined {
+  const checked = logLevelSchema.safeParse(logLevelText(raw));
+  return checked.success ? checked.data : undefined;
+}
 
 /**
  * Every setting of `chainwatch run`: where it lives in the config file (dotted path), its fixed
@@ -285,8 +293,8 @@ export const KEYS: KeySpec[] = [
   {
     path: "logLevel",
     env: "CHAINWATCH_LOG_LEVEL",
-    schema: z.enum(LOG_LEVELS, { error: LOG_LEVEL_ERROR }),
-    fromEnv: (raw) => raw.trim().toLowerCase(),
+    schema: logLevelSchema,
+    fromEnv: logLevelText,
     fallback: "info",
     doc: "pino log level (also `--log-level`).",
   },
