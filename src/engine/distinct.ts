@@ -20,6 +20,8 @@ export class DistinctPlan {
   /** Per plan, flat `(tracker, min, withinMs)` triples in `needs[start[p] ..< start[p + 1]]`. */
   readonly start: Int32Array;
   readonly needs: Float64Array;
+  /** `trackersOf`'s answers, by the (shared) hit list they were asked for. */
+  private readonly bySlots = new WeakMap<readonly number[], readonly number[]>();
 
   constructor(plans: readonly PatternPlan[], stepSlot: readonly number[][], slotCount: number) {
     // Dense (every slot present), so the lookup for each slot an event satisfies stays a fast one.
@@ -69,8 +71,6 @@ export class DistinctPlan {
     }
     return trackers;
   }
-
-  private readonly bySlots = new WeakMap<readonly number[], readonly number[]>();
 
   get empty(): boolean {
     return this.paths.length === 0;
