@@ -292,7 +292,7 @@ describe("RedisStore specifics", () => {
   });
 
   describe("group cache", () => {
-    it("reuses a saved group while Redis holds its version, and re-reads it once another writer changed it", async () => {
+    it("reuses a saved group unread; once another writer moved it, the save conflicts and the next load reads it", async () => {
       const p = `${uniqueName("cwtest")}:`;
       const a = open({}, p);
       const b = open({ cacheGroups: 0 }, p);
@@ -300,17 +300,25 @@ describe("RedisStore specifics", () => {
       const s1 = (await a.load([r], [])).groups.get(r.key)!;
       add(s1, event("cached", T0));
       await a.save({ groups: [s1], seen: [] });
+      const trips = a.roundTrips;
       expect((await a.load([r], [])).groups.get(r.key)).toBe(s1); // no events travelled
+      expect(a.roundTrips - trips).toBe(0); // nor any request
+      add(s1, event("cached", T0 + 1));
+      await a.save({ groups: [s1], seen: [] });
 
       const sb = (await b.load([r], [])).groups.get(r.key)!;
-      add(sb, event("cached", T0 + 1));
+      add(sb, event("cached", T0 + 2));
       await b.save({ groups: [sb], seen: [] });
+      const stale = (await a.load([r], [])).groups.get(r.key)!;
+      expect(stale).toBe(s1);
+      add(stale, event("cached", T0 + 3));
+      await expect(a.save({ groups: [stale], seen: [] })).rejects.toBeInstanceOf(StateConflictError);
       const again = (await a.load([r], [])).groups.get(r.key)!;
       expect(again).not.toBe(s1);
-      expect(again.events.map((e) => e.event.timestamp)).toEqual([T0, T0 + 1]);
+      expect(again.events.map((e) => e.event.timestamp)).toEqual([T0, T0 + 1, T0 + 2]);
     });
 
-    it("reads a cached group again, in a second round trip, when another writer moved its version", async () => {
+    it("with a seen id in the batch (a re-delivery), checks the cached groups and reads those that moved", async () => {
       const p = `${uniqueName("cwtest")}:`;
       const a = open({}, p);
       const b = open({ cacheGroups: 0 }, p);
@@ -321,11 +329,12 @@ describe("RedisStore specifics", () => {
       await a.save({ groups: [...first.groups.values()], seen: [] });
 
       const sb = (await b.load([r], [])).groups.get(r.key)!;
-      add(sb, event("stale", T0 + 1));
-      await b.save({ groups: [sb], seen: [] });
+      const redelivered = add(sb, event("stale", T0 + 1));
+      await b.save({ groups: [sb], seen: [{ id: redelivered.event.event_id, timestamp: T0 + 1 }] });
       const trips = a.roundTrips;
-      const again = await a.load([r, q], []);
-      expect(a.roundTrips - trips).toBe(2);
+      const again = await a.load([r, q], [redelivered.event.event_id]);
+      expect(again.seen.has(redelivered.event.event_id)).toBe(true);
+      expect(a.roundTrips - trips).toBe(3); // seen ids, then the versions, then the group that moved
       expect(again.groups.get(q.key)).toBe(first.groups.get(q.key)); // still current: reused
       expect(again.groups.get(r.key)).not.toBe(first.groups.get(r.key));
       expect(again.groups.get(r.key)!.events.map((e) => e.event.timestamp)).toEqual([T0, T0 + 1]);

@@ -15,8 +15,9 @@ interface Entry {
 const MAX_CACHED_OUTBOX = 1000;
 
 /**
- * The group states a store saved last, reused while Redis still holds their version (docs/state.md,
- * "load"). Least recently saved dropped beyond `max`; a state is taken out while a batch holds it.
+ * The group states a store saved last, reused unread (the save's version check catches a copy another
+ * writer moved; docs/state.md, "load"). Least recently saved dropped beyond `max`; a state is taken
+ * out while a batch holds it.
  */
 export class GroupCache {
   private readonly entries = new Map<string, Entry>();

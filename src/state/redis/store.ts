@@ -62,9 +62,10 @@ export interface RedisStoreOptions {
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
   /**
-   * Groups kept in process after a save, reused while Redis still holds that version (the read then
-   * returns only the version: no events travel, and the engine keeps its index of them). With Kafka
-   * partitioning by user, one instance owns a user, so this is the common case. Default 10 000; 0 = off.
+   * Groups kept in process after a save and reused without a read (no events travel, and the engine
+   * keeps its index of them); the save's version check refuses a batch that used a copy another writer
+   * has since moved (docs/state.md, "load"). With Kafka partitioning by user, one instance owns a
+   * user, so this is the common case. Default 10 000; 0 = off.
    */
   cacheGroups?: number;
   /** Processing time, for outbox expiry (tests). */
@@ -186,35 +187,24 @@ export class RedisStore implements StateStore {
     const members = ids.map(seenMember);
     const byShard = this.byShard(members);
 
-    // Cached groups are only checked (their version); the others are read whole.
+    // Cached groups are used as they are, unread: if another writer moved one since (a rebalance), the
+    // save's version check refuses the batch, which then comes back here with the group uncached.
+    const current = new Map<string, GroupState>();
     const hits: GroupState[] = [];
     const misses: GroupRef[] = [];
     for (const ref of unique.values()) {
       const hit = this.cache.checkout(ref.key);
-      if (hit) hits.push(hit);
-      else misses.push(ref);
+      if (hit) {
+        current.set(ref.key, hit);
+        hits.push(hit);
+      } else misses.push(ref);
     }
     const p = this.redis.pipeline();
-    const cmd = p as unknown as ScriptCommands;
-    if (hits.length > 0) {
-      const metas = hits.map((s) => this.keysOf(s.key).meta);
-      cmd.cwReadVersions(metas.length, metas);
-    }
-    if (misses.length > 0) this.readGroups(cmd, misses);
+    if (misses.length > 0) this.readGroups(p as unknown as ScriptCommands, misses);
     for (const [shard, ms] of byShard) p.zmscore(seenShardKey(this.prefix, shard), ms);
-    const replies = hits.length + misses.length + byShard.size > 0 ? await this.exec(p) : [];
+    const replies = misses.length + byShard.size > 0 ? await this.exec(p) : [];
 
     let i = 0;
-    const current = new Map<string, GroupState>();
-    // Another instance wrote these since we cached them (a rebalance): one more round trip, rarely.
-    const stale: GroupRef[] = [];
-    if (hits.length > 0) {
-      const versions = replies[i++] as number[];
-      hits.forEach((s, j) => {
-        if (versions[j] === s.version && s.version > 0) current.set(s.key, s);
-        else stale.push(unique.get(s.key)!);
-      });
-    }
     const read = misses.length > 0 ? (replies[i++] as FullReply[]) : [];
     const seenMembers = new Set<string>();
     for (const [, ms] of byShard) {
@@ -224,12 +214,10 @@ export class RedisStore implements StateStore {
       });
     }
     await this.toStates(misses, read, current);
-    if (stale.length > 0) {
-      const again = this.redis.pipeline();
-      this.readGroups(again as unknown as ScriptCommands, stale);
-      const [reread] = (await this.exec(again)) as [FullReply[]];
-      await this.toStates(stale, reread, current);
-    }
+    // A re-delivered event re-publishes what its groups' outboxes recorded, and a duplicate's groups are
+    // not saved, so no version check would catch a stale copy there: with seen ids in the batch
+    // (re-deliveries, rare), the cached groups are checked first, and those that moved read again.
+    if (seenMembers.size > 0 && hits.length > 0) await this.refreshStale(hits, unique, current);
     // In the caller's order.
     const groups = new Map<string, GroupState>();
     for (const key of unique.keys()) groups.set(key, current.get(key)!);
@@ -238,6 +226,26 @@ export class RedisStore implements StateStore {
       if (seenMembers.has(members[j]!)) seen.add(id);
     });
     return { groups, seen };
+  }
+
+  /** Replaces in `current` each cached state whose version Redis no longer holds by a fresh read. */
+  private async refreshStale(
+    hits: GroupState[],
+    refs: Map<string, GroupRef>,
+    current: Map<string, GroupState>,
+  ): Promise<void> {
+    const p = this.redis.pipeline();
+    (p as unknown as ScriptCommands).cwReadVersions(
+      hits.length,
+      hits.map((s) => this.keysOf(s.key).meta),
+    );
+    const [versions] = (await this.exec(p)) as [number[]];
+    const stale = hits.filter((s, j) => versions[j] !== s.version).map((s) => refs.get(s.key)!);
+    if (stale.length === 0) return;
+    const again = this.redis.pipeline();
+    this.readGroups(again as unknown as ScriptCommands, stale);
+    const [reread] = (await this.exec(again)) as [FullReply[]];
+    await this.toStates(stale, reread, current);
   }
 
   private readGroups(cmd: ScriptCommands, refs: GroupRef[]): void {
