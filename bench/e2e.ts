@@ -45,6 +45,7 @@ const { values: args } = parseArgs({
     partitions: { type: "string", default: "4" },
     "latency-seconds": { type: "string", default: "20" },
     "batch-size": { type: "string", default: "2000" },
+    "worker-threads": { type: "string", default: "0" },
     /** Only (b), printed and not written: for profiling the service (with --cpu-prof-file). */
     "only-chainwatch": { type: "boolean", default: false },
     /** Only (b), three ways (see above), printed and not written. */
@@ -60,6 +61,7 @@ const USERS = Number(args.users);
 const PARTITIONS = Number(args.partitions);
 const LATENCY_SECONDS = Number(args["latency-seconds"]);
 const BATCH_SIZE = Number(args["batch-size"]);
+const WORKER_THREADS = Number(args["worker-threads"]);
 const WARMUP_MS = 5000;
 const BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -270,6 +272,7 @@ function serviceConfig(name: string, patternsDir: string, input = name) {
       CHAINWATCH_PATTERNS: patternsDir,
       CHAINWATCH_PARTITIONS_CONCURRENCY: String(PARTITIONS),
       CHAINWATCH_BATCH_SIZE: String(BATCH_SIZE),
+      CHAINWATCH_WORKER_THREADS: String(WORKER_THREADS),
       CHAINWATCH_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
     },
   });

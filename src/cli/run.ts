@@ -94,16 +94,16 @@ async function serve(
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  let engine: Awaited<ReturnType<typeof loadEngine>>;
+  let patterns: Awaited<ReturnType<typeof loadEngine>>;
   try {
-    engine = await loadEngine(config);
+    patterns = await loadEngine(config);
   } catch (err) {
     // Pattern errors name file and JSON path; they are usage errors (exit 2), like in `replay`.
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
 
   const telemetry = installMetrics();
-  const service = new StreamService({ config, logger, fault, engine });
+  const service = new StreamService({ config, logger, fault, patterns });
   const ops = await startOpsServer({
     port: config.http.port,
     host: config.http.host,

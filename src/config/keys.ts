@@ -291,6 +291,14 @@ export const KEYS: KeySpec[] = [
     doc: "Most messages per state round trip and Kafka transaction (a fetched batch is cut into these).",
   },
   {
+    path: "limits.workerThreads",
+    env: "CHAINWATCH_WORKER_THREADS",
+    schema: int(0, 64),
+    fromEnv: integer,
+    fallback: 0,
+    doc: "Threads that parse, keep state and match, beside the Kafka thread (0 = all in the Kafka thread). A partition's work stays on one thread.",
+  },
+  {
     path: "logLevel",
     env: "CHAINWATCH_LOG_LEVEL",
     schema: logLevelSchema,

@@ -26,7 +26,7 @@ export interface Config {
   patterns: string[];
   taxonomy: string[];
   http: { port: number; host: string };
-  limits: { maxEventBytes: number; maxEventsPerGroup: number; batchSize: number };
+  limits: { maxEventBytes: number; maxEventsPerGroup: number; batchSize: number; workerThreads: number };
   logLevel: LogLevel;
 }
 

@@ -1,9 +1,8 @@
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import type { KafkaSecurity } from "../stream/kafkajs/client.js";
 import { SharedRing } from "../stream/shared-ring.js";
+import { startWorkerNextTo } from "../worker-thread.js";
 import { DeliveryAccounting, type DeliveryStats } from "./accounting.js";
 import { CallEncoding, encodeCall } from "./call-codec.js";
 import type { CallDelivery } from "./delivery.js";
@@ -259,20 +258,6 @@ export class ThreadedDelivery implements CallDelivery {
   }
 }
 
-/**
- * Starts `producer-thread` next to this file: the built `.js` in `dist/`. From the TypeScript sources
- * (tsx, vitest) the thread must load `.ts`, and on Node 20 a worker does not inherit the module hooks
- * of the thread that started it (privatenumber/tsx#354), so it registers tsx itself first.
- */
 function startThread(config: ThreadConfig): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith(".ts")) return new Worker(new URL("./producer-thread.js", here), { workerData: config });
-  const require = createRequire(here);
-  const tsxPackage = require.resolve("tsx/package.json");
-  const tsxApi = (require("tsx/package.json") as { exports: Record<string, { import: { default: string } }> })
-    .exports["./esm/api"]!.import.default;
-  const api = new URL(tsxApi, pathToFileURL(tsxPackage)).href;
-  const entry = new URL("./producer-thread.ts", here).href;
-  const code = `import(${JSON.stringify(api)}).then((tsx) => (tsx.register(), import(${JSON.stringify(entry)})))`;
-  return new Worker(code, { eval: true, workerData: config });
+  return startWorkerNextTo(import.meta.url, "producer-thread", config);
 }

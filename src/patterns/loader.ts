@@ -38,6 +38,8 @@ export interface LoadedPatternSet extends PatternSet {
   taxonomyFiles: string[];
   /** Not errors, worth a look: categories no loaded taxonomy defines (only when one is loaded). */
   warnings: PatternIssue[];
+  /** The JSON it was built from: `patternSetFromJson` builds the same set again (in another thread). */
+  sources: { patterns: JsonSource[]; taxonomies: JsonSource[] };
 }
 
 /**
@@ -121,7 +123,12 @@ export async function loadPatternSet(opts: LoadOptions = {}): Promise<LoadedPatt
       for (const w of unknownCategories(file, known)) warnings.push({ file: source, ...w });
     }
   }
-  return { ...build(analysed), taxonomyFiles: taxonomies.map((t) => t.source), warnings };
+  return {
+    ...build(analysed),
+    taxonomyFiles: taxonomies.map((t) => t.source),
+    warnings,
+    sources: { patterns, taxonomies },
+  };
 }
 
 /** The same as `loadPatternSet` on already-parsed JSON, without touching the file system. */

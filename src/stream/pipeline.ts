@@ -1,13 +1,9 @@
 import type { Logger } from "pino";
-import type { Alert } from "../alerts/types.js";
-import type { Engine } from "../engine/api.js";
-import type { EventSource } from "../engine/group-state.js";
-import { parseEvent } from "../events/parse.js";
-import type { ToolCallEvent } from "../events/schema.js";
-import { StateConflictError, type StateStore } from "../state/store.js";
+import { StateConflictError } from "../state/store.js";
 import { createStreamMetrics, type StreamMetrics } from "../telemetry/metrics.js";
 import { recordAlertSpan } from "../telemetry/tracing.js";
-import { alertMessage, dlqMessage, traceparentOfEvent } from "./alert-message.js";
+import { alertMessage, dlqMessage } from "./alert-message.js";
+import type { BatchOutcome, ChunkMessage, ChunkResult, ChunkWork } from "./chunk-work.js";
 import { type FaultHook, noFaults } from "./fault.js";
 import {
   type BatchHandlerContext,
@@ -18,23 +14,6 @@ import {
   PartitionFencedError,
   type TransactionalSink,
 } from "./port.js";
-
-export interface BatchItem {
-  event: ToolCallEvent;
-  source: EventSource;
-}
-
-export interface BatchOutcome {
-  alerts: Alert[];
-  /** Alerts recorded by an earlier processing of re-delivered events (the outbox). */
-  republished: Alert[];
-  duplicates: number;
-  tooLate: number;
-  evicted: number;
-}
-
-/** `processBatch` of src/stream/batch.ts: one state load, the engine, one state save. */
-export type ProcessBatch = (engine: Engine, store: StateStore, items: BatchItem[]) => Promise<BatchOutcome>;
 
 export interface PipelineOptions {
   groupId: string;
@@ -49,13 +28,9 @@ export interface PipelineOptions {
 }
 
 export interface PipelineDeps {
-  /**
-   * The current pattern set's engine and the store configured for it (stored fields, retention);
-   * read once per batch attempt, so a reload swaps between batches.
-   */
-  current: () => { engine: Engine; store: StateStore };
+  /** Parse, state and engine for a chunk (src/stream/chunk-work.ts): in this thread or on workers. */
+  work: ChunkWork;
   sink: TransactionalSink;
-  processBatch: ProcessBatch;
   logger: Logger;
   metrics?: StreamMetrics;
   fault?: FaultHook;
@@ -68,9 +43,6 @@ export class BatchAbandonedError extends Error {
     this.name = "BatchAbandonedError";
   }
 }
-
-/** The event that fired an alert, and the message it came in. */
-type Trigger = { event: ToolCallEvent; message: InMessage };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -130,40 +102,19 @@ export class Pipeline {
     ];
     const where = { topic: first.topic, partition: first.partition, from: first.offset, to: last.offset };
 
-    const parsed = this.parse(messages);
-    const { items, itemMessages } = parsed;
-    let dlq = parsed.dlq;
-    // Alerts need their trigger's trace context; most batches have few, so the index is built lazily.
-    let triggers: Map<string, Trigger> | undefined;
-    const triggerOf = (eventId: string): Trigger | undefined => {
-      if (!triggers) {
-        triggers = new Map();
-        for (let j = 0; j < items.length; j++) {
-          const event = items[j]!.event;
-          if (!triggers.has(event.event_id))
-            triggers.set(event.event_id, { event, message: itemMessages[j]! });
-        }
-      }
-      return triggers.get(eventId);
-    };
     this.metrics.eventsIn.add(messages.length);
-    if (dlq.length) {
-      this.metrics.invalid.add(dlq.length);
-      this.deps.logger.warn({ ...where, invalid: dlq.length }, "invalid events sent to the DLQ");
-    }
+    const chunk = messages.map(toChunkMessage);
 
     let backoff = this.opts.minBackoffMs ?? 100;
     const maxBackoff = this.opts.maxBackoffMs ?? 5000;
+    let dlq: OutMessage[] | undefined;
     for (let attempt = 1; ; attempt++) {
-      const { engine, store } = this.deps.current();
-      let outcome: BatchOutcome;
+      let result: ChunkResult;
       const stateStarted = performance.now();
       try {
         this.fault.reach("crash-before-save");
-        outcome = items.length
-          ? await this.deps.processBatch(engine, store, items)
-          : { alerts: [], republished: [], duplicates: 0, tooLate: 0, evicted: 0 };
-        if (items.length) this.metrics.redisRoundTrips.add(2);
+        result = await this.deps.work(chunk);
+        if (result.invalid.length < messages.length) this.metrics.redisRoundTrips.add(2);
         this.failing.delete("state");
       } catch (err) {
         if (err instanceof StateConflictError) {
@@ -186,16 +137,16 @@ export class Pipeline {
       this.fault.reach("crash-after-save");
       const stateMs = performance.now() - stateStarted;
 
+      const { outcome, traceparents } = result;
+      dlq ??= result.invalid.map(({ index, reason }) =>
+        dlqMessage(messages[index]!, reason, this.opts.dlqTopic),
+      );
       const out: OutMessage[] = [];
-      /** Queues the alert's message; returns its trace context (its span's link, once committed). */
-      const send = (alert: Alert): string | undefined => {
-        const trigger = triggerOf(alert.trigger_event_id);
-        const traceparent = traceparentOfEvent(trigger?.event) ?? trigger?.message.headers.traceparent;
+      const nRepublished = outcome.republished.length;
+      [...outcome.republished, ...outcome.alerts].forEach((alert, j) => {
+        const traceparent = traceparents[j];
         out.push(alertMessage(alert, { topic: this.opts.alertTopic, source: this.source, traceparent }));
-        return traceparent;
-      };
-      for (const alert of outcome.republished) send(alert);
-      const traceparents = outcome.alerts.map(send);
+      });
       out.push(...dlq);
 
       const commitStarted = performance.now();
@@ -239,32 +190,14 @@ export class Pipeline {
         { ...where, messages: messages.length, out: out.length, stateMs, commitMs, attempt },
         "batch committed",
       );
-      this.record(outcome, messages.length, performance.now() - started, traceparents);
+      if (dlq.length) {
+        this.metrics.invalid.add(dlq.length);
+        this.deps.logger.warn({ ...where, invalid: dlq.length }, "invalid events sent to the DLQ");
+      }
+      this.record(outcome, messages.length, performance.now() - started, traceparents.slice(nRepublished));
       if (outcome.tooLate) this.deps.logger.info({ ...where, tooLate: outcome.tooLate }, "events too late");
       return;
     }
-  }
-
-  private parse(messages: InMessage[]) {
-    const items: BatchItem[] = [];
-    const dlq: OutMessage[] = [];
-    /** The message of each item, by position. */
-    const itemMessages: InMessage[] = [];
-    for (const m of messages) {
-      const parsed = m.value
-        ? parseEvent(m.value, { maxBytes: this.opts.maxEventBytes })
-        : { ok: false as const, reason: "empty message value" };
-      if (!parsed.ok) {
-        dlq.push(dlqMessage(m, parsed.reason, this.opts.dlqTopic));
-        continue;
-      }
-      items.push({
-        event: parsed.event,
-        source: { topic: m.topic, partition: m.partition, offset: m.offset },
-      });
-      itemMessages.push(m);
-    }
-    return { items, dlq, itemMessages };
   }
 
   private record(
@@ -296,6 +229,14 @@ export class Pipeline {
     }
     if (ctx.isStopping()) throw new BatchAbandonedError("stopping while retrying");
   }
+}
+
+function toChunkMessage(m: InMessage): ChunkMessage {
+  const { topic, partition, offset, value } = m;
+  const traceparent = m.headers.traceparent;
+  return traceparent === undefined
+    ? { topic, partition, offset, value }
+    : { topic, partition, offset, value, traceparent };
 }
 
 function errorText(err: unknown): string {

@@ -1,51 +1,33 @@
-import { readFileSync } from "node:fs";
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Config } from "../config/load.js";
 import type { Engine } from "../engine/api.js";
-import { Detector } from "../engine/detector.js";
-import { loadPatternSet } from "../patterns/loader.js";
-import { RedisStore } from "../state/redis/store.js";
 import type { StateStore } from "../state/store.js";
 import type { Readiness } from "../telemetry/http.js";
 import type { Logger } from "../telemetry/logger.js";
 import { createStreamMetrics, type StreamMetrics } from "../telemetry/metrics.js";
 import { processBatch } from "./batch.js";
+import { type ChunkWork, inThreadWork, type ProcessBatch } from "./chunk-work.js";
 import { type FaultHook, noFaults } from "./fault.js";
 import { createKafka } from "./kafkajs/client.js";
 import { KafkajsTransactionalSink } from "./kafkajs/sink.js";
 import { KafkajsConsumerSource } from "./kafkajs/source.js";
-import { Pipeline, type ProcessBatch } from "./pipeline.js";
+import { Pipeline } from "./pipeline.js";
+import { createRedis, loadEngine, type PatternSources, redisStoreFor } from "./state-setup.js";
+import { WorkerPool } from "./threads/pool.js";
 
-export async function loadEngine(config: Pick<Config, "patterns" | "taxonomy" | "limits">): Promise<Engine> {
-  // No patterns configured = the built-in library (and its taxonomy).
-  const set = await loadPatternSet({ patterns: config.patterns, taxonomies: config.taxonomy });
-  return new Detector(set, { maxEventsPerGroup: config.limits.maxEventsPerGroup });
-}
-
-export function createRedis(config: Config["redis"]): Redis {
-  const options: RedisOptions = {
-    connectTimeout: 2000,
-    commandTimeout: 5000,
-    // Fail fast while Redis is down: the pipeline retries the batch with backoff and reports not ready.
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
-    lazyConnect: true,
-  };
-  if (config.username !== undefined) options.username = config.username;
-  if (config.password !== undefined) options.password = config.password;
-  if (config.tlsCaFile) options.tls = { ca: [readFileSync(config.tlsCaFile, "utf8")] };
-  return new Redis(config.url, options);
-}
+export { createRedis, loadEngine };
 
 export interface ServiceOptions {
   config: Config;
   logger: Logger;
   fault?: FaultHook;
-  /** Override for tests and the bench (default: loaded from `config.patterns`). */
-  engine?: Engine;
+  /** The pattern set already loaded from `config.patterns` (default: loaded by `start`). */
+  patterns?: { engine: Engine; sources: PatternSources };
   metrics?: StreamMetrics;
-  /** Overrides for the bench's cost breakdown (defaults: a RedisStore per engine, `processBatch`). */
+  /**
+   * Overrides for the bench's cost breakdown (defaults: a RedisStore per engine, `processBatch`); with
+   * either, the batch work runs in this thread whatever `limits.workerThreads` says.
+   */
   storeFor?: (engine: Engine) => StateStore;
   processBatch?: ProcessBatch;
 }
@@ -61,6 +43,8 @@ export class StreamService {
   private source!: KafkajsConsumerSource;
   private sink!: KafkajsTransactionalSink;
   private pipeline!: Pipeline;
+  /** The batch workers, when `limits.workerThreads` > 0 (else the batch work runs in this thread). */
+  private pool?: WorkerPool;
   private running?: Promise<void>;
   private stopping?: Promise<void>;
   private readonly metrics: StreamMetrics;
@@ -71,11 +55,27 @@ export class StreamService {
 
   async start(): Promise<void> {
     const { config, logger } = this.opts;
-    this.engine = this.opts.engine ?? (await loadEngine(config));
+    const patterns = this.opts.patterns ?? (await loadEngine(config));
+    this.engine = patterns.engine;
+    // This thread's Redis client serves readiness (and the state, when no worker threads do).
     this.redis = createRedis(config.redis);
     this.redis.on("error", (err) => logger.debug({ err: err.message }, "redis connection error"));
     this.redis.connect().catch((err) => logger.warn({ err: err.message }, "redis not reachable yet"));
     this.store = this.storeFor(this.engine);
+    const threads = this.opts.storeFor || this.opts.processBatch ? 0 : config.limits.workerThreads;
+    let work: ChunkWork;
+    if (threads > 0) {
+      this.pool = new WorkerPool({ threads, config, patterns: patterns.sources, logger });
+      await this.pool.start();
+      logger.info({ workerThreads: threads }, "batch work on worker threads");
+      work = this.pool.work;
+    } else {
+      work = inThreadWork({
+        current: () => ({ engine: this.engine, store: this.store }),
+        processBatch: this.opts.processBatch ?? processBatch,
+        maxEventBytes: config.limits.maxEventBytes,
+      });
+    }
     const kafka = createKafka(config.kafka, logger);
     const fault = this.opts.fault ?? noFaults;
     this.sink = new KafkajsTransactionalSink(kafka, {
@@ -104,9 +104,8 @@ export class StreamService {
         batchSize: config.limits.batchSize,
       },
       {
-        current: () => ({ engine: this.engine, store: this.store }),
+        work,
         sink: this.sink,
-        processBatch: this.opts.processBatch ?? processBatch,
         logger,
         metrics: this.metrics,
         fault,
@@ -116,16 +115,15 @@ export class StreamService {
     this.running.catch(() => {});
   }
 
+  /** Worker threads doing the batch work (0: it runs in the Kafka thread). */
+  get workerThreads(): number {
+    return this.pool ? this.opts.config.limits.workerThreads : 0;
+  }
+
   /** The store keeps only the fields the engine's patterns read, so it follows the engine. */
   private storeFor(engine: Engine): StateStore {
     if (this.opts.storeFor) return this.opts.storeFor(engine);
-    return new RedisStore({
-      redis: this.redis,
-      prefix: this.opts.config.redis.prefix,
-      fields: engine.storedFields,
-      topic: this.opts.config.kafka.inputTopic,
-      retentionMs: engine.retentionMs,
-    });
+    return redisStoreFor(engine, this.redis, this.opts.config);
   }
 
   /** Resolves when consuming ends (after `stop`, or when the consumer gave up); rejects on failure. */
@@ -137,9 +135,10 @@ export class StreamService {
   async reload(): Promise<void> {
     try {
       const next = await loadEngine(this.opts.config);
-      const store = this.storeFor(next);
+      const store = this.storeFor(next.engine);
+      await this.pool?.reload(next.sources);
       // One assignment point: a batch attempt reads engine and store together, before or after.
-      this.engine = next;
+      this.engine = next.engine;
       this.store = store;
       this.metrics.reloads.add(1, { result: "ok" });
     } catch (err) {
@@ -168,6 +167,7 @@ export class StreamService {
       await this.source?.stop();
       await this.running?.catch(() => {});
       await this.sink?.close();
+      await this.pool?.close();
       await this.store?.close();
       this.redis?.disconnect();
     })();

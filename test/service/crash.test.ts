@@ -20,14 +20,20 @@ import {
 describe("crash recovery: no alert lost, none duplicated", () => {
   const lines = generateStream({ users: 15, events: 300, invalidEvery: 50, seed: 11 });
 
+  // The last two with the batch work on worker threads (the crash kills them with the process).
   it.each([
-    ["crash-before-save", 3],
-    ["crash-after-save", 3],
-    ["crash-mid-transaction", 4],
-    ["crash-after-commit", 2],
-    ["crash-after-save", 1],
-  ])("%s on batch %i", { timeout: 120_000 }, async (point, n) => {
-    const t = serviceEnv("crash", { CHAINWATCH_PARTITIONS_CONCURRENCY: "3" });
+    ["crash-before-save", 3, 0],
+    ["crash-after-save", 3, 0],
+    ["crash-mid-transaction", 4, 0],
+    ["crash-after-commit", 2, 0],
+    ["crash-after-save", 1, 0],
+    ["crash-after-save", 3, 2],
+    ["crash-mid-transaction", 4, 2],
+  ])("%s on batch %i, %i worker threads", { timeout: 120_000 }, async (point, n, threads) => {
+    const t = serviceEnv("crash", {
+      CHAINWATCH_PARTITIONS_CONCURRENCY: "3",
+      CHAINWATCH_WORKER_THREADS: String(threads),
+    });
     await createTopics([t.input, t.alerts, `${t.input}.dlq`], 3);
     await produceLines(t.input, lines);
     const expected = await expectedAlerts(lines);

@@ -24,9 +24,9 @@ function comparable(a: Alert) {
  * (built-in library) against Kafka + Redis, the alerts read back read_committed — and compared, alert
  * for alert, with what `chainwatch replay --input` prints for the same file.
  */
-describe("end to end: the service equals replay", () => {
+describe.each([0, 2])("end to end: the service equals replay (%i worker threads)", (threads) => {
   it.runIf(existsSync(STREAM))("examples/stream.jsonl", { timeout: 120_000 }, async () => {
-    const t = serviceEnv("e2e", { CHAINWATCH_PATTERNS: "" });
+    const t = serviceEnv("e2e", { CHAINWATCH_PATTERNS: "", CHAINWATCH_WORKER_THREADS: String(threads) });
     await createTopics([t.input, t.alerts], 3);
 
     const replay = await run(process.execPath, [BIN, "replay", "--input", STREAM], { maxBuffer: 64 << 20 });
@@ -45,6 +45,7 @@ describe("end to end: the service equals replay", () => {
     await waitCaughtUp(t.group, t.input);
     child.proc.kill("SIGTERM");
     expect(await child.exited).toBe(0);
+    expect(child.stderr().includes('"workerThreads":2')).toBe(threads === 2);
 
     const messages = await readTopic(t.alerts, { count: expected.length, idleMs: 1500 });
     const alerts = alertsOf(messages);

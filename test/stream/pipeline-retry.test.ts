@@ -5,6 +5,7 @@ import { loadPatternSet } from "../../src/patterns/loader.js";
 import { MemoryStore } from "../../src/state/memory.js";
 import { StateConflictError, type StateStore, StateUnavailableError } from "../../src/state/store.js";
 import { processBatch } from "../../src/stream/batch.js";
+import { inThreadWork } from "../../src/stream/chunk-work.js";
 import { BatchAbandonedError, Pipeline } from "../../src/stream/pipeline.js";
 import {
   type BatchHandlerContext,
@@ -89,7 +90,11 @@ async function setup(store: StateStore) {
       minBackoffMs: 1,
       maxBackoffMs: 5,
     },
-    { current: () => ({ engine, store }), sink, processBatch, logger: createLogger("silent") },
+    {
+      work: inThreadWork({ current: () => ({ engine, store }), processBatch, maxEventBytes: 65536 }),
+      sink,
+      logger: createLogger("silent"),
+    },
   );
   return { sink, pipeline };
 }

@@ -15,9 +15,12 @@ import {
   waitCaughtUp,
 } from "../service/helpers.js";
 
-/** The pipeline in process against the real broker and Redis: alerts, DLQ, offsets. */
-describe("stream pipeline (real Kafka + Redis)", () => {
-  const t = serviceEnv("pipe");
+/**
+ * The pipeline in process against the real broker and Redis: alerts, DLQ, offsets; with the batch
+ * work in the Kafka thread and on two worker threads (`limits.workerThreads`).
+ */
+describe.each([0, 2])("stream pipeline (real Kafka + Redis), %i worker threads", (threads) => {
+  const t = serviceEnv("pipe", { CHAINWATCH_WORKER_THREADS: String(threads) });
   const lines = generateStream({ users: 12, events: 240, invalidEvery: 40, seed: 7 });
   // Events without their own trace context may carry one in the message headers.
   const headerTrace = (i: number) =>
@@ -39,6 +42,7 @@ describe("stream pipeline (real Kafka + Redis)", () => {
     const config = loadConfig({ env: { ...t.env, CHAINWATCH_LOG_LEVEL: "warn" } });
     service = new StreamService({ config, logger: createLogger("warn") });
     await service.start();
+    expect(service.workerThreads).toBe(threads);
     await waitCaughtUp(t.group, t.input);
   }, 90_000);
 
