@@ -16,13 +16,15 @@
  * on this machine, and on whose CPU.
  *
  * Prints a table and writes bench/results/e2e.json. Options: --events N (default 1 000 000),
- * --users N (10 000), --partitions N (4), --latency-seconds S (20), --batch-size N (2000, the
- * service's CHAINWATCH_BATCH_SIZE). Brokers / Redis from
+ * --users N (10 000), --partitions N (4), --latency-seconds S (20), --batch-size N (4000, the
+ * service's CHAINWATCH_BATCH_SIZE: about one fetch of a partition here, as the passthrough handles a
+ * fetch at a time), --worker-threads N (the service's CHAINWATCH_WORKER_THREADS; default this
+ * machine's cores, at most the partitions). Brokers / Redis from
  * KAFKA_BROKERS / REDIS_URL (default 127.0.0.1:9092 / redis://127.0.0.1:6379).
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
-import { loadavg, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
@@ -44,8 +46,8 @@ const { values: args } = parseArgs({
     users: { type: "string", default: "10000" },
     partitions: { type: "string", default: "4" },
     "latency-seconds": { type: "string", default: "20" },
-    "batch-size": { type: "string", default: "2000" },
-    "worker-threads": { type: "string", default: "0" },
+    "batch-size": { type: "string", default: "4000" },
+    "worker-threads": { type: "string" },
     /** Only (b), printed and not written: for profiling the service (with --cpu-prof-file). */
     "only-chainwatch": { type: "boolean", default: false },
     /** Only (b), three ways (see above), printed and not written. */
@@ -61,7 +63,7 @@ const USERS = Number(args.users);
 const PARTITIONS = Number(args.partitions);
 const LATENCY_SECONDS = Number(args["latency-seconds"]);
 const BATCH_SIZE = Number(args["batch-size"]);
-const WORKER_THREADS = Number(args["worker-threads"]);
+const WORKER_THREADS = Number(args["worker-threads"] ?? Math.min(availableParallelism(), PARTITIONS));
 const WARMUP_MS = 5000;
 const BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -521,6 +523,7 @@ async function main() {
     patterns: 100,
     partitions: PARTITIONS,
     batch_size: BATCH_SIZE,
+    worker_threads: WORKER_THREADS,
     produce_events_per_s: Math.round(produceRate),
     passthrough_events_per_s: Math.round(pass),
     chainwatch_events_per_s: Math.round(cw.rate),
@@ -545,6 +548,7 @@ async function main() {
       "(b) chainwatch run",
       `${results.chainwatch_events_per_s} events/s (${results.chainwatch_events_per_cpu_s}/CPU-s)`,
     ],
+    ["(b) batch size / worker threads", `${BATCH_SIZE} / ${WORKER_THREADS}`],
     ["ratio b/a (target ≥ 0.7)", String(results.ratio)],
     [
       `latency at ${results.latency_rate_events_per_s}/s`,
