@@ -67,6 +67,8 @@ export class StreamService {
     if (threads > 0) {
       this.pool = new WorkerPool({ threads, config, patterns: patterns.sources, logger });
       await this.pool.start();
+      // A stop asked for while the workers started has closed them: consume nothing.
+      if (this.stopping) return;
       logger.info({ workerThreads: threads }, "batch work on worker threads");
       work = this.pool.work;
     } else {

@@ -142,6 +142,14 @@ describe("stopping at any moment", () => {
       child.proc.kill("SIGTERM");
       expect(await child.exited, `SIGTERM after ${delayMs} ms:\n${child.stderr()}`).toBe(0);
     }
+    // With worker threads, start also waits for them to build their engines: a stop lands there too.
+    const t = serviceEnv("stop-early", { CHAINWATCH_WORKER_THREADS: "2" });
+    const child = startRun(t.env);
+    await waitLog(child, /chainwatch run starting/);
+    const asked = Date.now();
+    child.proc.kill("SIGTERM");
+    expect(await child.exited, child.stderr()).toBe(0);
+    expect(Date.now() - asked).toBeLessThan(5_000);
   });
 });
 
