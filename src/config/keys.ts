@@ -198,6 +198,14 @@ export const KEYS: KeySpec[] = [
     doc: "Partitions processed in parallel by one instance (one batch at a time per partition).",
   },
   {
+    path: "kafka.maxBytesPerPartition",
+    env: "CHAINWATCH_KAFKA_MAX_BYTES_PER_PARTITION",
+    schema: int(1024, 256 * 1024 * 1024),
+    fromEnv: integer,
+    fallback: 1024 * 1024,
+    doc: "Most bytes one fetch returns per partition (Kafka's max.partition.fetch.bytes): with a backlog, how many events a batch can hold.",
+  },
+  {
     path: "redis.url",
     env: "CHAINWATCH_REDIS_URL",
     schema: redisUrl,

@@ -20,6 +20,7 @@ export interface Config {
     heartbeatIntervalMs: number;
     rebalanceTimeoutMs: number;
     partitionsConcurrency: number;
+    maxBytesPerPartition: number;
   };
   redis: { url: string; username?: string; password?: string; tlsCaFile?: string; prefix: string };
   /** Empty = the built-in library. */

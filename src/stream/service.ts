@@ -94,6 +94,7 @@ export class StreamService {
         heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
         rebalanceTimeoutMs: config.kafka.rebalanceTimeoutMs,
         partitionsConcurrency: config.kafka.partitionsConcurrency,
+        maxBytesPerPartition: config.kafka.maxBytesPerPartition,
       },
       logger,
     );

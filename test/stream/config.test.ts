@@ -35,6 +35,25 @@ describe("config", () => {
     expect(c.patterns).toEqual([]);
     expect(c.limits.maxEventBytes).toBe(64 * 1024);
     expect(c.limits.maxEventsPerGroup).toBe(10_000);
+    expect(c.limits.workerThreads).toBe(0);
+    expect(c.kafka.maxBytesPerPartition).toBe(1024 * 1024);
+  });
+
+  it("reads the worker threads and the fetch size, and names them when wrong", () => {
+    const c = loadConfig({
+      env: { CHAINWATCH_WORKER_THREADS: "3", CHAINWATCH_KAFKA_MAX_BYTES_PER_PARTITION: "2097152" },
+    });
+    expect(c.limits.workerThreads).toBe(3);
+    expect(c.kafka.maxBytesPerPartition).toBe(2097152);
+    const problems = problemsOf(() =>
+      loadConfig({
+        env: { CHAINWATCH_WORKER_THREADS: "-1", CHAINWATCH_KAFKA_MAX_BYTES_PER_PARTITION: "10" },
+      }),
+    );
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/CHAINWATCH_WORKER_THREADS|CHAINWATCH_KAFKA_MAX_BYTES_PER_PARTITION/);
+    expect(problems.join("\n")).toMatch(/CHAINWATCH_WORKER_THREADS/);
+    expect(problems.join("\n")).toMatch(/CHAINWATCH_KAFKA_MAX_BYTES_PER_PARTITION/);
   });
 
   it("reads the fixed CHAINWATCH_* names; DLQ follows the input topic", () => {

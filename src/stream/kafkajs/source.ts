@@ -12,6 +12,8 @@ export interface ConsumerSourceOptions {
   heartbeatIntervalMs?: number;
   rebalanceTimeoutMs?: number;
   partitionsConcurrency?: number;
+  /** Most bytes a fetch returns per partition (kafkajs' default: 1 MiB). */
+  maxBytesPerPartition?: number;
   /** Where a group without committed offsets starts. */
   fromBeginning?: boolean;
 }
@@ -49,6 +51,7 @@ export class KafkajsConsumerSource implements ConsumerSource {
       readUncommitted: false,
       allowAutoTopicCreation: true,
       maxWaitTimeInMs: 100,
+      ...(opts.maxBytesPerPartition ? { maxBytesPerPartition: opts.maxBytesPerPartition } : {}),
     });
     const ev = this.consumer.events;
     this.consumer.on(ev.CONNECT, () => {
