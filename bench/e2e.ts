@@ -16,10 +16,11 @@
  * on this machine, and on whose CPU.
  *
  * Prints a table and writes bench/results/e2e.json. Options: --events N (default 1 000 000),
- * --users N (10 000), --partitions N (4), --latency-seconds S (20), --batch-size N (4000, the
- * service's CHAINWATCH_BATCH_SIZE: about one fetch of a partition here, as the passthrough handles a
- * fetch at a time), --worker-threads N (the service's CHAINWATCH_WORKER_THREADS; default this
- * machine's cores, at most the partitions). Brokers / Redis from
+ * --users N (10 000), --partitions N (4), --latency-seconds S (20), --fetch-bytes N (1 MiB, kafkajs'
+ * default: both consumers' most bytes per partition and fetch, CHAINWATCH_KAFKA_MAX_BYTES_PER_PARTITION
+ * for (b)), --batch-size N (4000, the service's CHAINWATCH_BATCH_SIZE: about one such fetch of a
+ * partition here, as the passthrough handles a fetch at a time), --worker-threads N (the service's
+ * CHAINWATCH_WORKER_THREADS; default this machine's cores, at most the partitions). Brokers / Redis from
  * KAFKA_BROKERS / REDIS_URL (default 127.0.0.1:9092 / redis://127.0.0.1:6379).
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -47,6 +48,7 @@ const { values: args } = parseArgs({
     partitions: { type: "string", default: "4" },
     "latency-seconds": { type: "string", default: "20" },
     "batch-size": { type: "string", default: "4000" },
+    "fetch-bytes": { type: "string", default: String(1024 * 1024) },
     "worker-threads": { type: "string" },
     /** Only (b), printed and not written: for profiling the service (with --cpu-prof-file). */
     "only-chainwatch": { type: "boolean", default: false },
@@ -63,6 +65,9 @@ const USERS = Number(args.users);
 const PARTITIONS = Number(args.partitions);
 const LATENCY_SECONDS = Number(args["latency-seconds"]);
 const BATCH_SIZE = Number(args["batch-size"]);
+const FETCH_BYTES = Number(args["fetch-bytes"]);
+/** Messages per produce request of the passthrough (a few hundred KB of the bench's events). */
+const PRODUCE_SLICE = 2000;
 const WORKER_THREADS = Number(args["worker-threads"] ?? Math.min(availableParallelism(), PARTITIONS));
 const WARMUP_MS = 5000;
 const BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
@@ -228,7 +233,11 @@ async function passthrough(
   output: string,
   total: number,
 ): Promise<{ rate: number; cpu: CpuUse }> {
-  const consumer = kafka.consumer({ groupId: `${RUN}-passthrough`, maxWaitTimeInMs: 100 });
+  const consumer = kafka.consumer({
+    groupId: `${RUN}-passthrough`,
+    maxWaitTimeInMs: 100,
+    maxBytesPerPartition: FETCH_BYTES,
+  });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await Promise.all([consumer.connect(), producer.connect()]);
   await consumer.subscribe({ topic: input, fromBeginning: true });
@@ -244,11 +253,15 @@ async function passthrough(
     eachBatch: async ({ batch }) => {
       started ||= performance.now();
       cpu0 ??= await cpuSnapshot();
-      await producer.send({
-        topic: output,
-        acks: -1,
-        messages: batch.messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
-      });
+      // A produce request's record batch must stay under the broker's message.max.bytes (1 MB): a fetch
+      // may bring more, so it goes out in slices, all in flight at once.
+      const messages = batch.messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers }));
+      const sends: Array<Promise<unknown>> = [];
+      for (let i = 0; i < messages.length; i += PRODUCE_SLICE)
+        sends.push(
+          producer.send({ topic: output, acks: -1, messages: messages.slice(i, i + PRODUCE_SLICE) }),
+        );
+      await Promise.all(sends);
       seen += batch.messages.length;
       if (seen >= total) done();
     },
@@ -275,6 +288,7 @@ function serviceConfig(name: string, patternsDir: string, input = name) {
       CHAINWATCH_PARTITIONS_CONCURRENCY: String(PARTITIONS),
       CHAINWATCH_BATCH_SIZE: String(BATCH_SIZE),
       CHAINWATCH_WORKER_THREADS: String(WORKER_THREADS),
+      CHAINWATCH_KAFKA_MAX_BYTES_PER_PARTITION: String(FETCH_BYTES),
       CHAINWATCH_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
     },
   });
@@ -524,6 +538,7 @@ async function main() {
     partitions: PARTITIONS,
     batch_size: BATCH_SIZE,
     worker_threads: WORKER_THREADS,
+    max_bytes_per_partition: FETCH_BYTES,
     produce_events_per_s: Math.round(produceRate),
     passthrough_events_per_s: Math.round(pass),
     chainwatch_events_per_s: Math.round(cw.rate),
@@ -548,6 +563,7 @@ async function main() {
       "(b) chainwatch run",
       `${results.chainwatch_events_per_s} events/s (${results.chainwatch_events_per_cpu_s}/CPU-s)`,
     ],
+    ["fetch bytes per partition (a, b)", String(FETCH_BYTES)],
     ["(b) batch size / worker threads", `${BATCH_SIZE} / ${WORKER_THREADS}`],
     ["ratio b/a (target ≥ 0.7)", String(results.ratio)],
     [
