@@ -159,7 +159,10 @@ describe("batch worker threads (real Redis)", () => {
     } finally {
       await other.close();
     }
-    await expect(pool.work(second!)).rejects.toBeInstanceOf(StateConflictError);
+    const conflict = await pool.work(second!).catch((err: unknown) => err);
+    expect(conflict).toBeInstanceOf(StateConflictError);
+    // Its stack is the worker's, where the store threw it (the logs show that, not the pool).
+    expect((conflict as Error).stack).toMatch(/state\/redis\/store/);
     const retried = await pool.work(second!);
     expect(retried.invalid).toEqual([]);
   });

@@ -183,6 +183,7 @@ function fromWire(e: WireError): Error {
         ? new StateUnavailableError(e.message)
         : new Error(e.message);
   err.message = e.message;
+  if (e.stack) err.stack = e.stack;
   if (!(err instanceof StateConflictError || err instanceof StateUnavailableError)) err.name = e.name;
   return err;
 }

@@ -35,6 +35,8 @@ export interface WireError {
   message: string;
   /** StateConflictError's keys. */
   keys?: string[];
+  /** Where it was thrown, in the worker (for the logs). */
+  stack?: string;
 }
 
 export type FromWorker =
@@ -101,6 +103,7 @@ export function decodeChunk(r: ChunkRequest): ChunkMessage[] {
 export function toWireError(err: unknown): WireError {
   if (!(err instanceof Error)) return { name: "Error", message: String(err) };
   const wire: WireError = { name: err.name, message: err.message };
+  if (err.stack) wire.stack = err.stack;
   const keys = (err as { keys?: unknown }).keys;
   if (Array.isArray(keys)) wire.keys = keys.map(String);
   return wire;
