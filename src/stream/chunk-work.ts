@@ -1,37 +1,24 @@
 import type { Alert } from "../alerts/types.js";
 import type { Engine } from "../engine/api.js";
-import type { EventSource } from "../engine/group-state.js";
 import { parseEvent } from "../events/parse.js";
-import type { ToolCallEvent } from "../events/schema.js";
 import type { StateStore } from "../state/store.js";
 import { traceparentOfEvent } from "./alert-message.js";
+import type { BatchItem, BatchResult } from "./batch.js";
+import type { InMessage } from "./port.js";
 
-export interface BatchItem {
-  event: ToolCallEvent;
-  source: EventSource;
-}
-
-export interface BatchOutcome {
-  alerts: Alert[];
-  /** Alerts recorded by an earlier processing of re-delivered events (the outbox). */
-  republished: Alert[];
-  duplicates: number;
-  tooLate: number;
-  evicted: number;
-}
+/** What the pipeline reads of `processBatch`'s result. */
+export type BatchOutcome = Omit<BatchResult, "perEvent">;
 
 /** `processBatch` of src/stream/batch.ts: one state load, the engine, one state save. */
 export type ProcessBatch = (engine: Engine, store: StateStore, items: BatchItem[]) => Promise<BatchOutcome>;
 
-/** One message of a chunk as the work needs it: where it was read, its bytes, its trace header. */
-export interface ChunkMessage {
-  topic: string;
-  partition: number;
-  offset: string;
-  value: Buffer | null;
-  /** The `traceparent` header, when the message has one. */
-  traceparent?: string;
-}
+/**
+ * One message of a chunk as the work needs it: where it was read, its bytes, its trace header. A
+ * consumed `InMessage` is one as it is.
+ */
+export type ChunkMessage = Pick<InMessage, "topic" | "partition" | "offset" | "value"> & {
+  headers: { traceparent?: string };
+};
 
 /** What the batch work made of a chunk. */
 export interface ChunkResult {
@@ -110,7 +97,7 @@ function triggerTraceparents(
   const of = (alert: Alert) => {
     const j = byId.get(alert.trigger_event_id);
     if (j === undefined) return undefined;
-    return traceparentOfEvent(items[j]!.event) ?? itemMessages[j]!.traceparent;
+    return traceparentOfEvent(items[j]!.event) ?? itemMessages[j]!.headers.traceparent;
   };
   return [...outcome.republished.map(of), ...outcome.alerts.map(of)];
 }

@@ -3,7 +3,7 @@ import { StateConflictError } from "../state/store.js";
 import { createStreamMetrics, type StreamMetrics } from "../telemetry/metrics.js";
 import { recordAlertSpan } from "../telemetry/tracing.js";
 import { alertMessage, dlqMessage } from "./alert-message.js";
-import type { BatchOutcome, ChunkMessage, ChunkResult, ChunkWork } from "./chunk-work.js";
+import type { BatchOutcome, ChunkResult, ChunkWork } from "./chunk-work.js";
 import { type FaultHook, noFaults } from "./fault.js";
 import {
   type BatchHandlerContext,
@@ -103,7 +103,6 @@ export class Pipeline {
     const where = { topic: first.topic, partition: first.partition, from: first.offset, to: last.offset };
 
     this.metrics.eventsIn.add(messages.length);
-    const chunk = messages.map(toChunkMessage);
 
     let backoff = this.opts.minBackoffMs ?? 100;
     const maxBackoff = this.opts.maxBackoffMs ?? 5000;
@@ -113,7 +112,7 @@ export class Pipeline {
       const stateStarted = performance.now();
       try {
         this.fault.reach("crash-before-save");
-        result = await this.deps.work(chunk);
+        result = await this.deps.work(messages);
         if (result.invalid.length < messages.length) this.metrics.redisRoundTrips.add(2);
         this.failing.delete("state");
       } catch (err) {
@@ -229,14 +228,6 @@ export class Pipeline {
     }
     if (ctx.isStopping()) throw new BatchAbandonedError("stopping while retrying");
   }
-}
-
-function toChunkMessage(m: InMessage): ChunkMessage {
-  const { topic, partition, offset, value } = m;
-  const traceparent = m.headers.traceparent;
-  return traceparent === undefined
-    ? { topic, partition, offset, value }
-    : { topic, partition, offset, value, traceparent };
 }
 
 function errorText(err: unknown): string {

@@ -14,6 +14,7 @@ import { KafkajsConsumerSource } from "./kafkajs/source.js";
 import { Pipeline } from "./pipeline.js";
 import { createRedis, loadEngine, type PatternSources, redisStoreFor } from "./state-setup.js";
 import { WorkerPool } from "./threads/pool.js";
+import { withTimeout } from "./timeout.js";
 
 export { createRedis, loadEngine };
 
@@ -176,14 +177,4 @@ export class StreamService {
     })();
     return this.stopping;
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(message)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -3,6 +3,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import type { Config } from "../config/load.js";
 import type { Engine } from "../engine/api.js";
 import { Detector } from "../engine/detector.js";
+import type { PatternSet } from "../patterns/compiled.js";
 import { type LoadedPatternSet, loadPatternSet, patternSetFromJson } from "../patterns/loader.js";
 import { RedisStore } from "../state/redis/store.js";
 
@@ -14,15 +15,15 @@ export async function loadEngine(
   config: Pick<Config, "patterns" | "taxonomy" | "limits">,
 ): Promise<{ engine: Engine; sources: PatternSources }> {
   const set = await loadPatternSet({ patterns: config.patterns, taxonomies: config.taxonomy });
-  return {
-    engine: new Detector(set, { maxEventsPerGroup: config.limits.maxEventsPerGroup }),
-    sources: set.sources,
-  };
+  return { engine: detectorOf(set, config), sources: set.sources };
 }
 
 /** The engine of an already-loaded set, from its JSON (the thread that loaded it validated it). */
 export function engineFromSources(sources: PatternSources, config: Pick<Config, "limits">): Engine {
-  const set = patternSetFromJson(sources.patterns, sources.taxonomies);
+  return detectorOf(patternSetFromJson(sources.patterns, sources.taxonomies), config);
+}
+
+function detectorOf(set: PatternSet, config: Pick<Config, "limits">): Engine {
   return new Detector(set, { maxEventsPerGroup: config.limits.maxEventsPerGroup });
 }
 

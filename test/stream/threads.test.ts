@@ -32,6 +32,7 @@ function chunks(lines: string[], size: number, partition = 0, from = 0): ChunkMe
         partition,
         offset: String(from + i + j),
         value: Buffer.from(l),
+        headers: {},
       })),
     );
   }
@@ -56,10 +57,16 @@ async function startPool(threads: number) {
 describe("chunks in transit", () => {
   it("arrive as they were sent: bytes, offsets, missing and empty values, trace headers", () => {
     const sent: ChunkMessage[] = [
-      { topic: "t", partition: 3, offset: "10", value: Buffer.from('{"a":1}') },
-      { topic: "t", partition: 3, offset: "11", value: null },
-      { topic: "t", partition: 3, offset: "13", value: Buffer.alloc(0), traceparent: "00-x-y-01" },
-      { topic: "t", partition: 3, offset: "14", value: Buffer.from("é€😀") },
+      { topic: "t", partition: 3, offset: "10", value: Buffer.from('{"a":1}'), headers: {} },
+      { topic: "t", partition: 3, offset: "11", value: null, headers: {} },
+      {
+        topic: "t",
+        partition: 3,
+        offset: "13",
+        value: Buffer.alloc(0),
+        headers: { traceparent: "00-x-y-01" },
+      },
+      { topic: "t", partition: 3, offset: "14", value: Buffer.from("é€😀"), headers: {} },
     ];
     const { request, transfer } = encodeChunk(7, sent);
     expect(transfer).toContain(request.data);
@@ -72,7 +79,9 @@ describe("chunks in transit", () => {
   });
 
   it("leave out the trace headers when no message has one", () => {
-    const { request } = encodeChunk(1, [{ topic: "t", partition: 0, offset: "0", value: Buffer.from("x") }]);
+    const { request } = encodeChunk(1, [
+      { topic: "t", partition: 0, offset: "0", value: Buffer.from("x"), headers: {} },
+    ]);
     expect(request.traceparents).toBeUndefined();
   });
 });

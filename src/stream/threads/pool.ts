@@ -5,6 +5,7 @@ import type { Logger } from "../../telemetry/logger.js";
 import { startWorkerNextTo } from "../../worker-thread.js";
 import type { ChunkResult, ChunkWork } from "../chunk-work.js";
 import type { PatternSources } from "../state-setup.js";
+import { withTimeout } from "../timeout.js";
 import { encodeChunk, type FromWorker, type ToWorker, type WireError, type WorkerInit } from "./protocol.js";
 
 export interface WorkerPoolOptions {
@@ -88,10 +89,8 @@ export class WorkerPool {
         const worker = s.worker;
         if (!worker) return;
         const id = this.nextId++;
-        await withTimeout(
-          this.request(s, id, { op: "close", id }).catch(() => undefined),
-          2000,
-        );
+        // A worker that does not answer in time is ended all the same.
+        await withTimeout(this.request(s, id, { op: "close", id }), 2000, "no answer").catch(() => undefined);
         await worker.terminate();
       }),
     );
@@ -186,14 +185,4 @@ function fromWire(e: WireError): Error {
   if (e.stack) err.stack = e.stack;
   if (!(err instanceof StateConflictError || err instanceof StateUnavailableError)) err.name = e.name;
   return err;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -53,7 +53,7 @@ export function encodeChunk(
   let anyTrace = false;
   for (const m of messages) {
     total += m.value?.length ?? 0;
-    if (m.traceparent !== undefined) anyTrace = true;
+    if (m.headers.traceparent !== undefined) anyTrace = true;
   }
   const data = new ArrayBuffer(total);
   const bytes = new Uint8Array(data);
@@ -81,9 +81,11 @@ export function encodeChunk(
     ends,
     offsets,
   };
-  if (anyTrace) request.traceparents = messages.map((m) => m.traceparent);
+  if (anyTrace) request.traceparents = messages.map((m) => m.headers.traceparent);
   return { request, transfer: [data, ends.buffer as ArrayBuffer] };
 }
+
+const NO_HEADERS: ChunkMessage["headers"] = Object.freeze({});
 
 export function decodeChunk(r: ChunkRequest): ChunkMessage[] {
   const out: ChunkMessage[] = new Array(r.offsets.length);
@@ -92,10 +94,10 @@ export function decodeChunk(r: ChunkRequest): ChunkMessage[] {
     const end = r.ends[i]!;
     const value = end < 0 ? null : Buffer.from(r.data, start, end - start);
     if (end >= 0) start = end;
-    const m: ChunkMessage = { topic: r.topic, partition: r.partition, offset: r.offsets[i]!, value };
     const traceparent = r.traceparents?.[i];
-    if (traceparent !== undefined) m.traceparent = traceparent;
-    out[i] = m;
+    // Most messages have no header: they share one empty record (the work only reads it).
+    const headers = traceparent === undefined ? NO_HEADERS : { traceparent };
+    out[i] = { topic: r.topic, partition: r.partition, offset: r.offsets[i]!, value, headers };
   }
   return out;
 }
