@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { Kafka, logLevel } from "kafkajs";
+// Test readers filter aborted transactions as the Java client does (kafkajs 2.2.4 lets some through).
+import "../../src/stream/kafkajs/read-committed-fix.js";
 
 /**
  * Where the real services are. The vitest global setup (test/setup/services.ts) finds or starts them

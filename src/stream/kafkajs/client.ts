@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from "kafkajs";
 import type { Logger } from "pino";
-// Imported for its effect: kafkajs's idle 1 ms timer per connection stopped (see the file).
+// Imported for their effects on kafkajs (see the files): its idle 1 ms timer per connection stopped,
+// and its read_committed filter mended for overlapping transactions.
+import "./read-committed-fix.js";
 import "./request-queue-fix.js";
 
 /** What a Kafka connection needs; a subset of the service config so `produce` can use it too. */
