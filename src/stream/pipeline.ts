@@ -78,10 +78,11 @@ export class Pipeline {
   }
 
   readonly handle = async (batch: InBatch, ctx: BatchHandlerContext): Promise<void> => {
+    const messages = ctx.fresh ? await this.uncommitted(batch.messages, ctx) : batch.messages;
     const size = Math.max(1, this.opts.batchSize);
-    for (let i = 0; i < batch.messages.length; i += size) {
+    for (let i = 0; i < messages.length; i += size) {
       if (i > 0 && ctx.isStopping()) throw new BatchAbandonedError("stopping");
-      await this.handleChunk(batch.messages.slice(i, i + size), ctx);
+      await this.handleChunk(messages.slice(i, i + size), ctx);
     }
     const last = batch.messages[batch.messages.length - 1];
     if (last) {
@@ -92,6 +93,37 @@ export class Pipeline {
       });
     }
   };
+
+  /**
+   * The messages of a partition's first batch since a join that its committed offset does not cover.
+   * kafkajs read that offset at the join without waiting for a transaction still being applied (the
+   * Java client asks for stable offsets): the batch the previous owner committed a moment before can
+   * come again, and republished from the outbox its alerts would be in the alert topic twice. After
+   * `claim`, the committed offset is final, and what it covers is done.
+   */
+  private async uncommitted(messages: InMessage[], ctx: BatchHandlerContext): Promise<InMessage[]> {
+    const first = messages[0];
+    if (!first) return messages;
+    const committed = await this.committedAfterClaim(first, ctx);
+    if (committed === undefined || committed <= BigInt(first.offset)) return messages;
+    const done = messages.findIndex((m) => BigInt(m.offset) >= committed);
+    const rest = done < 0 ? [] : messages.slice(done);
+    const skipped = messages.length - rest.length;
+    ctx.committed?.(messages[skipped - 1]!.offset);
+    this.metrics.redelivered.add(skipped);
+    this.deps.logger.info(
+      { topic: first.topic, partition: first.partition, skipped, committed: String(committed) },
+      "skipped re-delivered events the partition's committed offset covers",
+    );
+    return rest;
+  }
+
+  /** The partition's committed offset once no earlier transaction of it can still change it. */
+  private async committedAfterClaim(m: InMessage, ctx: BatchHandlerContext): Promise<bigint | undefined> {
+    await this.deps.sink.claim(m.topic, m.partition);
+    const offset = await ctx.committedOffset();
+    return offset === undefined ? undefined : BigInt(offset);
+  }
 
   private async handleChunk(messages: InMessage[], ctx: BatchHandlerContext): Promise<void> {
     const started = performance.now();
@@ -106,9 +138,38 @@ export class Pipeline {
 
     let backoff = this.opts.minBackoffMs ?? 100;
     const maxBackoff = this.opts.maxBackoffMs ?? 5000;
+    /** Reports a failure through readiness and the log, then waits the next backoff. */
+    const backOff = async (kind: "state" | "kafka", err: unknown, attempt: number, message: string) => {
+      this.failing.set(kind, errorText(err));
+      this.deps.logger.error({ ...where, err, attempt, backoffMs: backoff }, message);
+      await this.pause(backoff, ctx);
+      backoff = Math.min(backoff * 2, maxBackoff);
+    };
     let dlq: OutMessage[] | undefined;
+    /** Set after a commit failed in a way that leaves open whether it took effect. */
+    let uncertain = false;
+    let result: ChunkResult | undefined;
     for (let attempt = 1; ; attempt++) {
-      let result: ChunkResult;
+      if (uncertain && result) {
+        // A commit whose answer was lost may have committed: sending the chunk again would publish
+        // its alerts and dead letters twice.
+        try {
+          const committed = await this.committedAfterClaim(last, ctx);
+          uncertain = false;
+          this.failing.delete("kafka");
+          if (committed !== undefined && committed > BigInt(last.offset)) {
+            this.deps.logger.warn(
+              { ...where, attempt },
+              "the failed transaction had committed; not sent again",
+            );
+            this.committedChunk(messages, result, dlq ?? [], started, ctx);
+            return;
+          }
+        } catch (err) {
+          await backOff("kafka", err, attempt, "Kafka unreachable, retrying");
+          continue;
+        }
+      }
       const stateStarted = performance.now();
       try {
         this.fault.reach("crash-before-save");
@@ -124,13 +185,7 @@ export class Pipeline {
           continue;
         }
         this.metrics.stateErrors.add(1, { kind: "unavailable" });
-        this.failing.set("state", errorText(err));
-        this.deps.logger.error(
-          { ...where, err, attempt, backoffMs: backoff },
-          "state store failed, retrying",
-        );
-        await this.pause(backoff, ctx);
-        backoff = Math.min(backoff * 2, maxBackoff);
+        await backOff("state", err, attempt, "state store failed, retrying");
         continue;
       }
       this.fault.reach("crash-after-save");
@@ -141,7 +196,6 @@ export class Pipeline {
         dlqMessage(messages[index]!, reason, this.opts.dlqTopic),
       );
       const out: OutMessage[] = [];
-      const nRepublished = outcome.republished.length;
       [...outcome.republished, ...outcome.alerts].forEach((alert, j) => {
         const traceparent = traceparents[j];
         out.push(alertMessage(alert, { topic: this.opts.alertTopic, source: this.source, traceparent }));
@@ -172,31 +226,53 @@ export class Pipeline {
           );
           continue;
         }
-        // The state is saved: the retry finds these events seen at the same offsets and republishes.
-        this.failing.set("kafka", errorText(err));
-        this.deps.logger.error(
-          { ...where, err, attempt, backoffMs: backoff },
-          "Kafka transaction failed, retrying",
-        );
-        await this.pause(backoff, ctx);
-        backoff = Math.min(backoff * 2, maxBackoff);
+        // The state is saved: the retry finds these events seen at the same offsets and republishes,
+        // unless the transaction committed after all (checked first).
+        uncertain = true;
+        await backOff("kafka", err, attempt, "Kafka transaction failed, retrying");
         continue;
       }
-      ctx.committed?.(last.offset);
       this.fault.reach("crash-after-commit");
-      const commitMs = performance.now() - commitStarted;
       this.deps.logger.debug(
-        { ...where, messages: messages.length, out: out.length, stateMs, commitMs, attempt },
+        {
+          ...where,
+          messages: messages.length,
+          out: out.length,
+          stateMs,
+          commitMs: performance.now() - commitStarted,
+          attempt,
+        },
         "batch committed",
       );
-      if (dlq.length) {
-        this.metrics.invalid.add(dlq.length);
-        this.deps.logger.warn({ ...where, invalid: dlq.length }, "invalid events sent to the DLQ");
-      }
-      this.record(outcome, messages.length, performance.now() - started, traceparents.slice(nRepublished));
-      if (outcome.tooLate) this.deps.logger.info({ ...where, tooLate: outcome.tooLate }, "events too late");
+      this.committedChunk(messages, result, dlq, started, ctx);
       return;
     }
+  }
+
+  /** What follows a chunk's commit: its offset resolved, its figures and spans recorded. */
+  private committedChunk(
+    messages: InMessage[],
+    result: ChunkResult,
+    dlq: OutMessage[],
+    started: number,
+    ctx: BatchHandlerContext,
+  ): void {
+    const first = messages[0]!;
+    const last = messages[messages.length - 1]!;
+    ctx.committed?.(last.offset);
+    const where = { topic: first.topic, partition: first.partition, from: first.offset, to: last.offset };
+    if (dlq.length) {
+      this.metrics.invalid.add(dlq.length);
+      this.deps.logger.warn({ ...where, invalid: dlq.length }, "invalid events sent to the DLQ");
+    }
+    const { outcome, traceparents } = result;
+    this.record(
+      outcome,
+      messages.length,
+      performance.now() - started,
+      traceparents.slice(outcome.republished.length),
+    );
+    if (outcome.tooLate) this.deps.logger.info({ ...where, tooLate: outcome.tooLate }, "events too late");
   }
 
   private record(

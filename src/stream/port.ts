@@ -37,6 +37,13 @@ export interface TransactionalSink {
     messages: OutMessage[],
     offsets: Array<{ topic: string; partition: number; offset: string }>,
   ): Promise<void>;
+  /**
+   * Makes this sink the only writer for an input partition: resolves once every transaction an
+   * earlier writer left (another instance, or this one before a rejoin or a failed commit) is
+   * complete, committed or aborted, and that writer can commit nothing more. The partition's
+   * committed offset read after it is final.
+   */
+  claim(topic: string, partition: number): Promise<void>;
 }
 
 /**
@@ -67,6 +74,14 @@ export interface BatchHandlerContext {
    * parts): if the rest of it fails, the part already committed is not fetched again.
    */
   committed?(offset: string): void;
+  /**
+   * True for the first batch of the partition since the consumer (re)joined its group. The source
+   * read the partition's committed offset at the join, possibly while the previous owner's last
+   * transaction was still being applied: the batch may begin with events that are already committed.
+   */
+  fresh: boolean;
+  /** The partition's committed offset for the group, read from the broker now (none: undefined). */
+  committedOffset(): Promise<string | undefined>;
 }
 
 export interface ConsumerSource {

@@ -29,6 +29,9 @@ export function createStreamMetrics() {
     republished: meter.createCounter("chainwatch_alerts_republished", {
       description: "Alerts re-published from the outbox for re-delivered events",
     }),
+    redelivered: meter.createCounter("chainwatch_events_redelivered_committed", {
+      description: "Re-delivered messages skipped because the partition's committed offset covers them",
+    }),
     batchLatency: meter.createHistogram("chainwatch_batch_duration", {
       description: "Time from batch start to Kafka transaction commit",
       unit: "ms",
@@ -63,6 +66,7 @@ export function createStreamMetrics() {
     instruments.tooLate,
     instruments.evicted,
     instruments.republished,
+    instruments.redelivered,
     instruments.redisRoundTrips,
     instruments.commitErrors,
   ])

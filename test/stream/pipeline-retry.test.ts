@@ -25,11 +25,25 @@ class RecordingSink implements TransactionalSink {
   committed: OutMessage[] = [];
   offsets: string[] = [];
   failures: Error[] = [];
+  /** Commits that take effect but whose answer is lost: the caller sees an error. */
+  lostAnswers = 0;
+  claims = 0;
   async commit(messages: OutMessage[], offsets: Array<{ offset: string }>): Promise<void> {
     const failure = this.failures.shift();
     if (failure) throw failure;
     this.committed.push(...messages);
     this.offsets.push(...offsets.map((o) => o.offset));
+    if (this.lostAnswers > 0) {
+      this.lostAnswers--;
+      throw new Error("connection closed before the answer");
+    }
+  }
+  async claim(): Promise<void> {
+    this.claims++;
+  }
+  /** The offset the last commit stored, as the broker would answer it. */
+  async committedOffset(): Promise<string | undefined> {
+    return this.offsets.at(-1);
   }
 }
 
@@ -54,11 +68,18 @@ function flaky(store: StateStore, plan: { load?: Error[]; save?: Error[] }): Sta
   };
 }
 
-const ctx = (stopping = () => false, committed: string[] = []): BatchHandlerContext => ({
-  isStopping: stopping,
-  heartbeat: async () => {},
-  committed: (o) => committed.push(o),
-});
+function ctx(
+  sink: RecordingSink,
+  opts: { stopping?: () => boolean; committed?: string[]; fresh?: boolean } = {},
+): BatchHandlerContext {
+  return {
+    isStopping: opts.stopping ?? (() => false),
+    heartbeat: async () => {},
+    committed: (o) => opts.committed?.push(o),
+    fresh: opts.fresh ?? false,
+    committedOffset: () => sink.committedOffset(),
+  };
+}
 
 function batchOf(lines: string[]): InBatch {
   return {
@@ -114,7 +135,7 @@ describe("pipeline failure paths", () => {
     const { sink, pipeline } = await setup(new MemoryStore());
     sink.failures = [new Error("broker gone"), new Error("broker gone"), new Error("txn timeout")];
     const committed: string[] = [];
-    await pipeline.handle(batchOf(lines), ctx(undefined, committed));
+    await pipeline.handle(batchOf(lines), ctx(sink, { committed }));
     expect(alertIds(sink.committed)).toEqual(expected);
     expect(sink.offsets).toEqual(["40", "80", "120", "160", "200"]);
     expect(committed).toEqual(["39", "79", "119", "159", "199"]);
@@ -127,7 +148,7 @@ describe("pipeline failure paths", () => {
       save: [new StateConflictError(["g1"]), new StateUnavailableError("down")],
     });
     const { sink, pipeline } = await setup(store);
-    await pipeline.handle(batchOf(lines), ctx());
+    await pipeline.handle(batchOf(lines), ctx(sink));
     expect(alertIds(sink.committed)).toEqual(expected);
     expect(new Set(alertIds(sink.committed)).size).toBe(expected.length);
     expect(pipeline.problems()).toEqual([]);
@@ -138,10 +159,7 @@ describe("pipeline failure paths", () => {
     const store = flaky(new MemoryStore(), { load: Array.from({ length: 1000 }, () => down) });
     const { sink, pipeline } = await setup(store);
     let calls = 0;
-    const run = pipeline.handle(
-      batchOf(lines),
-      ctx(() => ++calls > 3),
-    );
+    const run = pipeline.handle(batchOf(lines), ctx(sink, { stopping: () => ++calls > 3 }));
     await expect(run).rejects.toBeInstanceOf(BatchAbandonedError);
     expect(sink.committed).toEqual([]);
     expect(pipeline.problems()).toEqual(["state: connect ECONNREFUSED"]);
@@ -150,7 +168,44 @@ describe("pipeline failure paths", () => {
   it("drops the batch when another instance fenced the partition", async () => {
     const { sink, pipeline } = await setup(new MemoryStore());
     sink.failures = [new PartitionFencedError("in.0")];
-    await expect(pipeline.handle(batchOf(lines), ctx())).rejects.toBeInstanceOf(BatchAbandonedError);
+    await expect(pipeline.handle(batchOf(lines), ctx(sink))).rejects.toBeInstanceOf(BatchAbandonedError);
     expect(sink.committed).toEqual([]);
+  });
+  it("a commit that took effect but answered with an error is not sent again", async () => {
+    const expected = (await expectedAlerts(lines)).map((a) => a.alert_id).sort();
+    const { sink, pipeline } = await setup(new MemoryStore());
+    sink.lostAnswers = 2;
+    const committed: string[] = [];
+    await pipeline.handle(batchOf(lines), ctx(sink, { committed }));
+    expect(alertIds(sink.committed)).toEqual(expected);
+    expect(sink.offsets).toEqual(["40", "80", "120", "160", "200"]);
+    expect(committed).toEqual(["39", "79", "119", "159", "199"]);
+    expect(sink.claims).toBe(2);
+  });
+
+  it("skips what a re-delivered first batch after a join has already committed, and claims first", async () => {
+    const expected = (await expectedAlerts(lines)).map((a) => a.alert_id).sort();
+    const { sink, pipeline } = await setup(new MemoryStore());
+    await pipeline.handle(batchOf(lines.slice(0, 120)), ctx(sink, { fresh: true }));
+    expect(sink.claims).toBe(1);
+    // The consumer rejoined and read offset 80, not yet 120: offsets 80..199 come again.
+    const again = batchOf(lines);
+    again.messages = again.messages.slice(80);
+    const committed: string[] = [];
+    await pipeline.handle(again, ctx(sink, { fresh: true, committed }));
+    expect(sink.claims).toBe(2);
+    expect(alertIds(sink.committed)).toEqual(expected);
+    expect(sink.offsets).toEqual(["40", "80", "120", "160", "200"]);
+    expect(committed).toEqual(["119", "159", "199"]);
+  });
+
+  it("a fresh batch the committed offset covers entirely commits nothing", async () => {
+    const { sink, pipeline } = await setup(new MemoryStore());
+    await pipeline.handle(batchOf(lines), ctx(sink, { fresh: true }));
+    const before = sink.committed.length;
+    const committed: string[] = [];
+    await pipeline.handle(batchOf(lines), ctx(sink, { fresh: true, committed }));
+    expect(sink.committed.length).toBe(before);
+    expect(committed).toEqual(["199"]);
   });
 });

@@ -12,8 +12,8 @@ export interface TransactionalSinkOptions {
   /** Transactional ids are `<prefix><topic>.<partition>` of the input partition a transaction commits. */
   transactionalIdPrefix: string;
   transactionTimeoutMs?: number;
-  /** Test hook: runs inside the transaction after all sends and `sendOffsets`, before `commit`. */
-  beforeCommit?: () => void;
+  /** Test hook: runs (and is awaited) inside the transaction after all sends and `sendOffsets`. */
+  beforeCommit?: () => void | Promise<void>;
 }
 
 /**
@@ -76,7 +76,7 @@ export class KafkajsTransactionalSink implements TransactionalSink {
           }),
         );
       }
-      this.opts.beforeCommit?.();
+      await this.opts.beforeCommit?.();
       await txn.commit();
     } catch (err) {
       await txn.abort().catch(() => {});
@@ -85,6 +85,27 @@ export class KafkajsTransactionalSink implements TransactionalSink {
       const type = (err as { type?: string }).type;
       if (type && FENCED.has(type)) throw new PartitionFencedError(key, { cause: err });
       if (refusedAsTooLarge(err)) throw new MessageTooLargeError({ cause: err });
+      throw err;
+    }
+  }
+
+  /**
+   * A fresh producer for the partition's transactional id, initialised at once: that fences every
+   * other producer of the id (another instance's, or this one's from before it rejoined) and returns
+   * only once the id's last transaction is complete: committed, or aborted if it was still open.
+   * Offsets read after it are stable.
+   */
+  async claim(topic: string, partition: number): Promise<void> {
+    const key = `${topic}.${partition}`;
+    await this.drop(key);
+    const producer = await this.producerFor(key);
+    try {
+      // kafkajs initialises a transactional id with the first transaction; one with nothing in it
+      // ends on the client without a request.
+      const txn = await producer.transaction();
+      await txn.abort();
+    } catch (err) {
+      await this.drop(key);
       throw err;
     }
   }

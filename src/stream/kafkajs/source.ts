@@ -1,6 +1,7 @@
 import type { Consumer, Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import type { BatchHandlerContext, ConsumerSource, InBatch } from "../port.js";
+import { CommittedOffsets } from "./committed-offsets.js";
 import { fromKafkaHeaders } from "./messages.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,6 +38,10 @@ export class KafkajsConsumerSource implements ConsumerSource {
   private finished?: Promise<void>;
   private finish?: () => void;
   private onStopRequested?: () => void;
+  private readonly offsets: CommittedOffsets;
+  /** Group joins so far; a partition is fresh until a batch of it was handled since the last one. */
+  private joins = 0;
+  private readonly handledSinceJoin = new Map<string, number>();
 
   constructor(
     kafka: Kafka,
@@ -53,6 +58,7 @@ export class KafkajsConsumerSource implements ConsumerSource {
       maxWaitTimeInMs: 100,
       ...(opts.maxBytesPerPartition ? { maxBytesPerPartition: opts.maxBytesPerPartition } : {}),
     });
+    this.offsets = new CommittedOffsets(kafka, opts.groupId);
     const ev = this.consumer.events;
     this.consumer.on(ev.CONNECT, () => {
       this.state.connected = true;
@@ -62,6 +68,7 @@ export class KafkajsConsumerSource implements ConsumerSource {
       this.state.running = false;
     });
     this.consumer.on(ev.GROUP_JOIN, (e) => {
+      this.joins++;
       this.state.running = true;
       this.logger.info({ assignment: e.payload.memberAssignment }, "joined consumer group");
     });
@@ -101,6 +108,8 @@ export class KafkajsConsumerSource implements ConsumerSource {
       partitionsConsumedConcurrently: this.opts.partitionsConcurrency ?? 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (this.stopping || !isRunning() || isStale() || batch.isEmpty()) return;
+        const where = `${batch.topic}.${batch.partition}`;
+        const join = this.joins;
         const inBatch: InBatch = {
           topic: batch.topic,
           partition: batch.partition,
@@ -122,7 +131,10 @@ export class KafkajsConsumerSource implements ConsumerSource {
             // (up to the rebalance timeout) for it to finish and commit before reassigning.
             heartbeat: () => heartbeat().catch(() => {}),
             committed: (offset) => resolveOffset(offset),
+            fresh: this.handledSinceJoin.get(where) !== join,
+            committedOffset: () => this.offsets.of(batch.topic, batch.partition),
           });
+          this.handledSinceJoin.set(where, join);
         } catch (err) {
           // Not committed: leave the offset unresolved so the batch is fetched again (by us or by
           // the partition's new owner). Throwing would make kafkajs restart the whole consumer.
@@ -167,6 +179,7 @@ export class KafkajsConsumerSource implements ConsumerSource {
     this.onStopRequested?.();
     try {
       await this.consumer.disconnect();
+      await this.offsets.close();
     } finally {
       this.finish?.();
     }
