@@ -67,6 +67,13 @@ describe("withoutAborted", () => {
     ]);
   });
 
+  it("keeps records of the old message format, which carry no transaction", () => {
+    const old: FetchedRecord = { offset: "1", key: null };
+    expect(offsets(withoutAborted([data(0, "A"), old], [{ producerId: "A", firstOffset: "0" }]))).toEqual([
+      1,
+    ]);
+  });
+
   it("passes everything on when nothing was aborted", () => {
     const records = [data(0, "A"), marker(1, "A", "commit")];
     expect(withoutAborted(records, [])).toBe(records);

@@ -23,7 +23,8 @@ export interface FetchedRecord {
   offset: string;
   key: Buffer | null;
   isControlRecord?: boolean;
-  batchContext: { producerId: string; inTransaction: boolean };
+  /** Absent in the pre-0.11 message format, which has no transactions. */
+  batchContext?: { producerId: string; inTransaction: boolean };
 }
 
 /** One aborted transaction in a Fetch answer: its producer and its first offset in the partition. */
@@ -53,6 +54,10 @@ export function withoutAborted(records: FetchedRecord[], aborted: AbortedTransac
     while (next < pending.length && BigInt(pending[next]!.firstOffset) <= offset) {
       abortedProducers.add(pending[next]!.producerId);
       next++;
+    }
+    if (!r.batchContext) {
+      out.push(r);
+      continue;
     }
     const { producerId, inTransaction } = r.batchContext;
     if (r.isControlRecord) {
