@@ -162,7 +162,7 @@ export class Pipeline {
               { ...where, attempt },
               "the failed transaction had committed; not sent again",
             );
-            this.committedChunk(messages, result, dlq ?? [], started, ctx);
+            this.committedChunk(where, messages.length, result, dlq ?? [], started, ctx);
             return;
           }
         } catch (err) {
@@ -244,34 +244,27 @@ export class Pipeline {
         },
         "batch committed",
       );
-      this.committedChunk(messages, result, dlq, started, ctx);
+      this.committedChunk(where, messages.length, result, dlq, started, ctx);
       return;
     }
   }
 
   /** What follows a chunk's commit: its offset resolved, its figures and spans recorded. */
   private committedChunk(
-    messages: InMessage[],
+    where: { topic: string; partition: number; from: string; to: string },
+    size: number,
     result: ChunkResult,
     dlq: OutMessage[],
     started: number,
     ctx: BatchHandlerContext,
   ): void {
-    const first = messages[0]!;
-    const last = messages[messages.length - 1]!;
-    ctx.committed?.(last.offset);
-    const where = { topic: first.topic, partition: first.partition, from: first.offset, to: last.offset };
+    ctx.committed?.(where.to);
     if (dlq.length) {
       this.metrics.invalid.add(dlq.length);
       this.deps.logger.warn({ ...where, invalid: dlq.length }, "invalid events sent to the DLQ");
     }
     const { outcome, traceparents } = result;
-    this.record(
-      outcome,
-      messages.length,
-      performance.now() - started,
-      traceparents.slice(outcome.republished.length),
-    );
+    this.record(outcome, size, performance.now() - started, traceparents.slice(outcome.republished.length));
     if (outcome.tooLate) this.deps.logger.info({ ...where, tooLate: outcome.tooLate }, "events too late");
   }
 

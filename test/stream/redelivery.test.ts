@@ -111,9 +111,7 @@ describe("re-delivery after a commit (real Kafka + Redis)", () => {
   }, 60_000);
 
   it("a claim aborts the transaction an earlier owner left open and fences it; what it sent is never read", async () => {
-    const { t, sink } = await setup("claim");
-    const offsets = new CommittedOffsets(kafka, t.group);
-    closers.push(() => offsets.close());
+    const { t, sink, offsets } = await setup("claim");
     const first = sink();
     await first.commit([], [{ topic: t.input, partition: 0, offset: "5" }]);
     // The earlier owner's next transaction: alert and offset sent, held open before its commit.

@@ -54,7 +54,8 @@ export class KafkajsTransactionalSink implements TransactionalSink {
     messages: OutMessage[],
     offsets: Array<{ topic: string; partition: number; offset: string }>,
   ): Promise<void> {
-    const key = [...new Set(offsets.map((o) => `${o.topic}.${o.partition}`))].sort().join(",") || "none";
+    const key =
+      [...new Set(offsets.map((o) => partitionKey(o.topic, o.partition)))].sort().join(",") || "none";
     const producer = await this.producerFor(key);
     const txn = await producer.transaction();
     try {
@@ -96,7 +97,7 @@ export class KafkajsTransactionalSink implements TransactionalSink {
    * Offsets read after it are stable.
    */
   async claim(topic: string, partition: number): Promise<void> {
-    const key = `${topic}.${partition}`;
+    const key = partitionKey(topic, partition);
     await this.drop(key);
     const producer = await this.producerFor(key);
     try {
@@ -142,6 +143,11 @@ export class KafkajsTransactionalSink implements TransactionalSink {
   async close(): Promise<void> {
     await Promise.all([...this.producers.keys()].map((k) => this.drop(k)));
   }
+}
+
+/** The producer key (and transactional id suffix) of an input partition, as commits and claims use it. */
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}.${partition}`;
 }
 
 /** Runs a transaction step again while the coordinator is still finishing the previous transaction. */

@@ -179,8 +179,8 @@ export class KafkajsConsumerSource implements ConsumerSource {
     this.onStopRequested?.();
     try {
       await this.consumer.disconnect();
-      await this.offsets.close();
     } finally {
+      await this.offsets.close();
       this.finish?.();
     }
   }
